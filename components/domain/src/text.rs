@@ -1,0 +1,42 @@
+//! Small text rules shared by entities.
+
+/// `[A-Za-z0-9_-]{1,50}`: a business code such as `ducksrus`.
+pub fn is_code(s: &str) -> bool {
+    (1..=50).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside
+/// `ILIKE '%' || $n || '%' ESCAPE '\'`.
+pub fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes() {
+        assert!(is_code("ducksrus"));
+        assert!(is_code("Ducks_R-Us9"));
+        assert!(!is_code(""));
+        assert!(!is_code("ducks rus"));
+        assert!(!is_code("canard-oui-oui-ü"));
+        assert!(!is_code(&"a".repeat(51)));
+        assert!(is_code(&"a".repeat(50)));
+    }
+
+    #[test]
+    fn like_patterns_are_literal() {
+        assert_eq!(like_escape(r"50%_off\"), r"50\%\_off\\");
+    }
+}
