@@ -1,1 +1,27 @@
+//! The glue every spintemp function shares. A component is a few lines: it
+//! names its operation and hands the request to `kit::run` with a handler
+//! built from these modules.
+//!
+//! - [`run`]: request id, body limits, problem+json for every error.
+//! - [`auth`]: the bearer-token guard (public key only; cannot mint tokens).
+//! - [`db`], [`cache`]: Postgres and Redis through Spin's host APIs.
+//! - [`crud`]: list/get/create/update/delete for any [`domain::entity::Entity`],
+//!   each write one SQL statement that also records its audit event.
 
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod crud;
+pub mod db;
+pub mod error;
+pub mod request;
+pub mod response;
+
+pub use error::ApiError;
+pub use request::{run, run_async, Ctx};
+pub use response::Reply;
+
+/// The clock every default (validFrom = now) is taken from.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}

@@ -1,1 +1,14 @@
+//! DELETE /api/customers/:id — delete a customer, honouring If-Match.
 
+use domain::customer::CUSTOMER;
+use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> Response {
+    kit::run(req, "customers-delete", |ctx| {
+        let caller = kit::auth::authenticate(ctx)?;
+        kit::crud::delete(ctx, &CUSTOMER, &caller)
+    })
+    .await
+}

@@ -1,0 +1,184 @@
+//! From a Spin HTTP request to a handler and back: every response carries
+//! `x-request-id`, every error becomes problem+json, no body over 64 KiB is
+//! ever read into memory.
+
+use crate::error::ApiError;
+use crate::response::Reply;
+use domain::request_id;
+use futures::StreamExt;
+use spin_sdk::http::{IncomingRequest, Method, Response};
+use std::future::Future;
+use uuid::Uuid;
+
+/// Bodies above this are refused with 413 before they are parsed.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What a handler sees of the request.
+pub struct Ctx {
+    /// The function's name, e.g. `customers-update`; recorded in audit events.
+    pub operation: &'static str,
+    pub request_id: String,
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl Ctx {
+    /// Every request header, as received.
+    pub fn headers(&self) -> &[(String, Vec<u8>)] {
+        &self.headers
+    }
+}
+
+impl Ctx {
+    /// A request header as text (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    /// The body as JSON: 415 unless it is declared `application/json`, 400 when
+    /// it is not JSON at all.
+    pub fn json_body(&self) -> Result<serde_json::Value, ApiError> {
+        let content_type = self.header("content-type").unwrap_or_default();
+        let mime = content_type.split(';').next().unwrap_or_default().trim();
+        if !mime.eq_ignore_ascii_case("application/json") {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ApiError::BadRequest(
+                format!(
+                    "the body is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+                vec![],
+            )
+        })
+    }
+
+    /// The `:id` of `/api/<things>/:id`. Ids are UUIDs; anything else cannot
+    /// name a record, so it is a 404 like any other unknown id.
+    pub fn id_param(&self) -> Result<Uuid, ApiError> {
+        let last = self.path.rsplit('/').next().unwrap_or_default();
+        Uuid::try_parse(last).map_err(|_| ApiError::NotFound)
+    }
+
+    /// `If-Match`: `None` when absent or `*`; otherwise the version it names.
+    /// An ETag we never issued can match nothing, hence `Some(-1)`.
+    pub fn if_match(&self) -> Option<i64> {
+        let value = self.header("if-match")?.trim();
+        if value == "*" {
+            return None;
+        }
+        let tag = value.strip_prefix("W/").unwrap_or(value);
+        Some(
+            tag.strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(-1),
+        )
+    }
+}
+
+/// Runs one request through `handler`. Components call this and nothing else.
+pub async fn run(
+    req: IncomingRequest,
+    operation: &'static str,
+    handler: impl FnOnce(&Ctx) -> Result<Reply, ApiError>,
+) -> Response {
+    let (request_id, ctx) = prepare(req, operation).await;
+    let outcome = ctx.and_then(|ctx| handler(&ctx));
+    finish(operation, &request_id, outcome)
+}
+
+/// As [`run`], for handlers that must await (the gateway's forwarding).
+pub async fn run_async<F>(
+    req: IncomingRequest,
+    operation: &'static str,
+    handler: impl FnOnce(Ctx) -> F,
+) -> Response
+where
+    F: Future<Output = Result<Reply, ApiError>>,
+{
+    let (request_id, ctx) = prepare(req, operation).await;
+    let outcome = match ctx {
+        Ok(ctx) => handler(ctx).await,
+        Err(e) => Err(e),
+    };
+    finish(operation, &request_id, outcome)
+}
+
+async fn prepare(req: IncomingRequest, operation: &'static str) -> (String, Result<Ctx, ApiError>) {
+    let headers = req.headers().entries();
+    let request_id = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("x-request-id"))
+        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+        .filter(|id| request_id::is_sane(id))
+        .map(str::to_owned)
+        .unwrap_or_else(|| Uuid::now_v7().to_string());
+    let method = req.method();
+    let path_and_query = req.path_with_query().unwrap_or_default();
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p.to_owned(), q.to_owned()),
+        None => (path_and_query, String::new()),
+    };
+    let ctx = read_body(req, &headers).await.map(|body| Ctx {
+        operation,
+        request_id: request_id.clone(),
+        method,
+        path,
+        query,
+        headers,
+        body,
+    });
+    (request_id, ctx)
+}
+
+fn finish(operation: &str, request_id: &str, outcome: Result<Reply, ApiError>) -> Response {
+    let reply = match outcome {
+        Ok(reply) => reply,
+        Err(error) => {
+            if let ApiError::Internal(message) = &error {
+                eprintln!("{operation} request_id={request_id} internal error: {message}");
+            }
+            Reply::problem(&error, request_id)
+        }
+    };
+    eprintln!(
+        "{operation} request_id={request_id} status={}",
+        reply.status
+    );
+    reply.into_response(request_id)
+}
+
+/// Reads at most 64 KiB (+1 byte to detect more) of the body.
+async fn read_body(
+    req: IncomingRequest,
+    headers: &[(String, Vec<u8>)],
+) -> Result<Vec<u8>, ApiError> {
+    let declared = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut body = Vec::new();
+    let mut stream = req.into_body_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::BadRequest(format!("the body could not be read: {e}"), vec![])
+        })?;
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+    }
+    Ok(body)
+}
