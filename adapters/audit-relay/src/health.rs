@@ -1,0 +1,66 @@
+//! What /healthz reports.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+
+const STARTING: u8 = 0;
+const READY: u8 = 1;
+const STOPPED: u8 = 2;
+
+#[derive(Debug, Default)]
+pub struct Health {
+    phase: AtomicU8,
+    last: Mutex<Last>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Last {
+    success_at: Option<DateTime<Utc>>,
+    error: Option<(DateTime<Utc>, String)>,
+}
+
+/// A snapshot for the HTTP handler.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// `starting` (migrating the store), `ok` or `stopped`.
+    pub status: &'static str,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+impl Health {
+    pub fn set_ready(&self) {
+        self.phase.store(READY, Ordering::Release);
+    }
+
+    pub fn set_stopped(&self) {
+        self.phase.store(STOPPED, Ordering::Release);
+    }
+
+    pub fn set_ok(&self) {
+        self.last.lock().expect("health lock").success_at = Some(Utc::now());
+    }
+
+    pub fn set_error(&self, error: String) {
+        self.last.lock().expect("health lock").error = Some((Utc::now(), error));
+    }
+
+    pub fn report(&self) -> Report {
+        let last = self.last.lock().expect("health lock").clone();
+        let status = match self.phase.load(Ordering::Acquire) {
+            STARTING => "starting",
+            READY => "ok",
+            _ => "stopped",
+        };
+        Report {
+            status,
+            last_success_at: last.success_at,
+            last_error_at: last.error.as_ref().map(|(at, _)| *at),
+            last_error: last.error.map(|(_, error)| error),
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! The relay in-process: what it publishes and stores, its HTTP endpoints,
+//! replays, and one database serving as both app database and audit store.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use audit_relay::event::OutboxEvent;
+use audit_relay::{store, Config};
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+fn config(app_url: &str, store_url: &str, stream: &TestStream) -> Config {
+    let mut config = Config::with_urls(app_url, store_url, &stream.nats_url);
+    config.stream = stream.name.clone();
+    config.subject_prefix = stream.prefix.clone();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.batch_size = 100;
+    config.poll_interval = Duration::from_millis(300);
+    config
+}
+
+async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// App tables, outbox and audit store in one database: the relay's audit
+/// migrations share `_sqlx_migrations` with the app's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_everything_and_reports_it_on_metrics_and_healthz() {
+    let db = TestDatabase::with_app_schema("one_db").await;
+    let stream = TestStream::new(SYSTEM_NATS);
+    let pool = db.pool(8).await;
+    let written = spawn_writers(
+        pool.clone(),
+        &Load {
+            writers: 4,
+            events_per_writer: 250,
+            objects_per_writer: 10,
+            pause: Duration::ZERO,
+        },
+    )
+    .await
+    .unwrap();
+
+    let mut config = config(&db.url(), &db.url(), &stream);
+    // Plain Postgres: configured policies are reported and ignored.
+    config.retention = Some("400 days".into());
+    config.compress_after = Some("7 days".into());
+    let shutdown = CancellationToken::new();
+    let relay = audit_relay::start(config, shutdown.clone()).await.unwrap();
+    wait_drained(&pool, &pool, written.len(), Duration::from_secs(30)).await;
+
+    let (status, text) = http_get(relay.http_addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(metric(&text, "audit_relay_events_relayed_total"), 1000.0);
+    assert_eq!(metric(&text, "audit_relay_events_stored_total"), 1000.0);
+    assert_eq!(metric(&text, "audit_relay_outbox_depth"), 0.0);
+    assert_eq!(metric(&text, "audit_relay_oldest_pending_age_seconds"), 0.0);
+    assert!(metric(&text, "audit_relay_batch_duration_seconds_count") >= 10.0);
+    assert_eq!(
+        metric(&text, "audit_relay_failures_total{stage=\"publish\"}"),
+        0.0
+    );
+
+    let (status, body) = http_get(relay.http_addr, "/healthz").await;
+    assert_eq!(status, 200);
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["nats"], "connected");
+
+    shutdown.cancel();
+    relay.wait().await.unwrap();
+
+    assert_store_exact(&pool, &written).await;
+    assert_stream_exact(&stream, &written).await;
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(versions.first(), Some(&1));
+    assert!(versions.contains(&1001), "{versions:?}");
+}
+
+/// The outbox rows of a batch that was published and stored, but whose
+/// delete never committed (a crash), are relayed again without doubling
+/// anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_batch_changes_neither_store_nor_stream() {
+    let app = TestDatabase::with_app_schema("replay_app").await;
+    let audit = TestDatabase::create("replay_store").await;
+    let stream = TestStream::new(SYSTEM_NATS);
+    let app_pool = app.pool(4).await;
+    let store_pool = audit.pool(2).await;
+    let written = spawn_writers(
+        app_pool.clone(),
+        &Load {
+            writers: 2,
+            events_per_writer: 150,
+            objects_per_writer: 5,
+            pause: Duration::ZERO,
+        },
+    )
+    .await
+    .unwrap();
+
+    // What a relay that died before its commit left behind: the first 200
+    // events already stored and published.
+    let first: Vec<OutboxEvent> = sqlx::query_as(
+        "SELECT seq, id, occurred_at, object_type, object_id, action, operation, actor,
+                before::text AS before, after::text AS after, request_id
+         FROM audit_outbox ORDER BY seq LIMIT 200",
+    )
+    .fetch_all(&app_pool)
+    .await
+    .unwrap();
+    store::migrate(&store_pool).await.unwrap();
+    let mut conn = store_pool.acquire().await.unwrap();
+    assert_eq!(store::insert(&mut conn, &first).await.unwrap(), 200);
+    assert_eq!(
+        store::insert(&mut conn, &first).await.unwrap(),
+        0,
+        "ON CONFLICT skips replays"
+    );
+    drop(conn);
+    let js = stream.context().await;
+    js.create_stream(jetstream::stream::Config {
+        name: stream.name.clone(),
+        subjects: vec![format!("{}.>", stream.prefix)],
+        duplicate_window: Duration::from_secs(300),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for event in &first {
+        let message = jetstream::message::PublishMessage::build()
+            .message_id(event.id.to_string())
+            .payload(event.payload().unwrap().into());
+        js.send_publish(event.subject(&stream.prefix), message)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+
+    let shutdown = CancellationToken::new();
+    let relay = audit_relay::start(config(&app.url(), &audit.url(), &stream), shutdown.clone())
+        .await
+        .unwrap();
+    wait_drained(
+        &app_pool,
+        &store_pool,
+        written.len(),
+        Duration::from_secs(30),
+    )
+    .await;
+    let (_, text) = http_get(relay.http_addr, "/metrics").await;
+    assert_eq!(metric(&text, "audit_relay_events_relayed_total"), 300.0);
+    assert_eq!(metric(&text, "audit_relay_events_stored_total"), 100.0);
+    shutdown.cancel();
+    relay.wait().await.unwrap();
+
+    assert_outbox_empty(&app_pool).await;
+    assert_store_exact(&store_pool, &written).await;
+    assert_stream_exact(&stream, &written).await;
+}
+
+/// The audit migrations can run any number of times, concurrently, next to
+/// the app's in one `_sqlx_migrations`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_migrations_are_concurrent_and_repeatable() {
+    let db = TestDatabase::with_app_schema("migrate").await;
+    let pool = db.pool(4).await;
+    let runs = (0..4).map(|_| {
+        let pool = pool.clone();
+        tokio::spawn(async move { store::migrate(&pool).await })
+    });
+    for run in runs {
+        run.await.unwrap().unwrap();
+    }
+    let kind: String = sqlx::query_scalar(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
+                THEN 'timescaledb' ELSE 'plain' END",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE tablename = 'audit_events' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        kind, "plain",
+        "this machine has no TimescaleDB; update the test where it has"
+    );
+    assert_eq!(
+        indexes,
+        [
+            "audit_events_action_idx",
+            "audit_events_actor_idx",
+            "audit_events_id_occurred_at_key",
+            "audit_events_object_idx",
+            "audit_events_occurred_at_id_idx",
+        ]
+    );
+    store::apply_policies(&pool, &store::Policies::default())
+        .await
+        .unwrap();
+}
