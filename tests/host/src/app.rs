@@ -133,13 +133,8 @@ fn prepare(
     variables: &Variables,
 ) -> anyhow::Result<ComponentRuntime> {
     let context = || format!("component {:?}", loaded.id);
-    // Imports this host does not implement (key-value, sqlite, ...) trap when
-    // called instead of failing the load, so that a component that merely
-    // links them still runs.
-    let mut linker = linker.clone();
-    linker
-        .define_unknown_imports_as_traps(&component)
-        .with_context(context)?;
+    // A component importing an interface this host does not implement
+    // (key-value, sqlite, ...) fails here, naming the import.
     let pre = linker.instantiate_pre(&component).with_context(context)?;
     let pre = ProxyPre::new(pre).with_context(|| {
         format!(

@@ -139,7 +139,7 @@ async fn service_chaining_runs_the_private_component() {
         Some("http://localhost/chained/path?x=1")
     );
     assert_eq!(h("x-from"), Some("caller"));
-    assert_eq!(chained["method"], "Post");
+    assert_eq!(chained["method"], "Method::Post");
     assert_eq!(chained["body"], "ping");
 
     // The chained instance reads its own variables, not the caller's.

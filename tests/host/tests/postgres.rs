@@ -69,7 +69,7 @@ async fn values_map_like_spin() {
     );
     assert_eq!(
         json_result["ok"]["columns"][0]["type"],
-        json!("Other(\"json\")")
+        json!("DbDataType::Other(\"json\")")
     );
 
     let uuid = scalar(&one(&app, "SELECT gen_random_uuid()", json!([])).await)["Uuid"]
@@ -83,7 +83,7 @@ async fn values_map_like_spin() {
         let datetime = scalar(&result)["Datetime"].as_array().expect("a Datetime");
         assert_eq!(datetime.len(), 7, "{result}");
         assert!(datetime[0].as_i64().unwrap() >= 2024, "{result}");
-        assert_eq!(result["ok"]["columns"][0]["type"], json!("Datetime"));
+        assert_eq!(result["ok"]["columns"][0]["type"], json!("DbDataType::Datetime"));
     }
 
     let empty = one(&app, "SELECT 1 AS x WHERE false", json!([])).await;
