@@ -78,6 +78,10 @@ pub fn code_field(f: &mut Fields<'_>) -> Option<String> {
 pub fn extra_fields_field(f: &mut Fields<'_>) -> Option<Map<String, Value>> {
     match f.value("extraFields") {
         None => Some(Map::new()),
+        Some(Value::Object(map)) if crate::text::json_has_nul(&Value::Object(map.clone())) => {
+            f.error("extraFields", "must not contain NUL characters");
+            None
+        }
         Some(Value::Object(map)) => {
             let size = serde_json::to_vec(map)
                 .map(|v| v.len())

@@ -65,6 +65,11 @@ impl<'a> Fields<'a> {
     /// A string field, trimmed; empty after trimming counts as missing.
     pub fn text(&mut self, name: &'static str) -> Option<String> {
         match self.value(name)? {
+            // Postgres text cannot hold NUL; refuse it here, not with a 500 there.
+            Value::String(s) if s.contains('\0') => {
+                self.error(name, "must not contain NUL characters");
+                None
+            }
             Value::String(s) => {
                 let trimmed = s.trim();
                 (!trimmed.is_empty()).then(|| trimmed.to_owned())
@@ -161,6 +166,17 @@ mod tests {
         let mut f = Fields::new(&body).unwrap();
         assert_eq!(f.required_text("name", 7), None);
         assert!(f.has_error("name"));
+    }
+
+    #[test]
+    fn refuses_nul_characters() {
+        let body = json!({"name": "a\u{0}b"});
+        let mut f = Fields::new(&body).unwrap();
+        assert_eq!(f.required_text("name", 10), None);
+        assert_eq!(
+            f.finish(|| Some(())).unwrap_err()[0].message,
+            "must not contain NUL characters"
+        );
     }
 
     #[test]

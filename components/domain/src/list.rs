@@ -40,6 +40,10 @@ impl ListQuery {
         let mut seen = HashSet::new();
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
             let (name, value) = (name.as_ref(), value.trim());
+            if value.contains('\0') {
+                errors.push(FieldError::new(name, "must not contain NUL characters"));
+                continue;
+            }
             if !seen.insert(name.to_owned()) {
                 errors.push(FieldError::new(name, "may be given only once"));
                 continue;

@@ -20,6 +20,17 @@ pub fn like_escape(s: &str) -> String {
     out
 }
 
+/// jsonb cannot store `\u{0}` anywhere, in keys or in values.
+pub fn json_has_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(json_has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,6 +44,13 @@ mod tests {
         assert!(!is_code("canard-oui-oui-ü"));
         assert!(!is_code(&"a".repeat(51)));
         assert!(is_code(&"a".repeat(50)));
+    }
+
+    #[test]
+    fn finds_nul_anywhere_in_json() {
+        assert!(json_has_nul(&serde_json::json!({"a": [{"b\u{0}": 1}]})));
+        assert!(json_has_nul(&serde_json::json!({"a": ["x\u{0}"]})));
+        assert!(!json_has_nul(&serde_json::json!({"a": ["x"]})));
     }
 
     #[test]

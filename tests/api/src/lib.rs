@@ -1,1 +1,289 @@
+//! Test support: the real app (spin.toml + built components) on the wasmtime
+//! test host, against the real Postgres and Redis, plus a small client.
+//!
+//! Every test shares one app and one database (`spintemp_test`, migrated on
+//! first use) and stays out of the others' way by creating its own records
+//! and tagging its requests with its own `x-request-id`.
 
+use anyhow::Context;
+use bytes::Bytes;
+use serde_json::Value;
+use spintemp_admin::keys::KeyPair;
+use spintemp_admin::token::{self, Claims};
+use spintemp_host::{App, HostOptions};
+use sqlx::PgPool;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+pub const DB_NAME: &str = "spintemp_test";
+
+pub fn db_url() -> String {
+    std::env::var("SPINTEMP_TEST_DB_URL")
+        .unwrap_or_else(|_| format!("postgres://postgres@127.0.0.1:5432/{DB_NAME}?sslmode=disable"))
+}
+
+pub fn redis_url() -> String {
+    std::env::var("SPINTEMP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// One runtime for every test, so the shared app's connection pools outlive
+/// any single test.
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+});
+
+/// Runs a test body on the shared runtime.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    RUNTIME.block_on(future)
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Builds every component like `spin build`: each `[component.*.build]`
+/// command of spin.toml, from the workspace root. Once per test process.
+async fn build_components() -> anyhow::Result<()> {
+    static BUILT: OnceCell<()> = OnceCell::const_new();
+    BUILT
+        .get_or_try_init(|| async {
+            let manifest: toml::Table = toml::from_str(&std::fs::read_to_string(
+                workspace_root().join("spin.toml"),
+            )?)?;
+            let components = manifest
+                .get("component")
+                .and_then(|c| c.as_table())
+                .context("no components")?;
+            let mut packages = Vec::new();
+            for (id, component) in components {
+                let command = component
+                    .get("build")
+                    .and_then(|b| b.get("command"))
+                    .and_then(|c| c.as_str())
+                    .with_context(|| format!("component {id} has no build command"))?;
+                // Every build command is `cargo build … -p <package>`; one cargo
+                // run for all of them is much faster than one each.
+                let package = command
+                    .rsplit(" -p ")
+                    .next()
+                    .context("build command without -p")?;
+                packages.push(package.trim().to_owned());
+            }
+            let mut cargo = tokio::process::Command::new(env!("CARGO"));
+            cargo.current_dir(workspace_root()).args([
+                "build",
+                "--target",
+                "wasm32-wasip2",
+                "--release",
+            ]);
+            for package in &packages {
+                cargo.args(["-p", package]);
+            }
+            let status = cargo.status().await?;
+            anyhow::ensure!(status.success(), "building the components failed");
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub db: PgPool,
+    pub redis: redis::Client,
+    pub keys: KeyPair,
+}
+
+/// The shared app with the default configuration.
+pub async fn app() -> &'static TestApp {
+    static APP: OnceCell<TestApp> = OnceCell::const_new();
+    APP.get_or_init(|| async { TestApp::start(&[]).await.expect("starting the test app") })
+        .await
+}
+
+impl TestApp {
+    /// A new app instance; `overrides` replace variables (e.g. a Redis that
+    /// is down). The database is created and migrated if needed.
+    pub async fn start(overrides: &[(&str, &str)]) -> anyhow::Result<TestApp> {
+        build_components().await?;
+        spintemp_admin::migrate::create_database_if_missing(&db_url()).await?;
+        spintemp_admin::migrate::run(&db_url(), None).await?;
+        let keys = spintemp_admin::keys::generate();
+        let mut variables = vec![
+            ("db_url".to_owned(), db_url()),
+            ("redis_url".to_owned(), redis_url()),
+            ("jwt_public_key".to_owned(), keys.public_pem.clone()),
+        ];
+        for (name, value) in overrides {
+            variables.retain(|(n, _)| n != name);
+            variables.push((name.to_string(), value.to_string()));
+        }
+        let app = App::load(
+            workspace_root().join("spin.toml"),
+            HostOptions { variables },
+        )
+        .await?;
+        let db = PgPool::connect(&db_url()).await?;
+        let redis = redis::Client::open(redis_url())?;
+        Ok(TestApp {
+            app,
+            db,
+            redis,
+            keys,
+        })
+    }
+
+    /// A token for a new user id.
+    pub fn token(&self, admin: bool) -> (Uuid, String) {
+        let id = Uuid::now_v7();
+        let claims = Claims::new(id, &format!("{id}@example.com"), admin, 3600);
+        (
+            id,
+            token::mint(&claims, &self.keys.private_pem).expect("minting a token"),
+        )
+    }
+
+    pub fn call(&self, method: &str, path: &str) -> Call<'_> {
+        Call {
+            app: self,
+            request: http::Request::builder().method(method).uri(path),
+            body: Bytes::new(),
+        }
+    }
+
+    /// Outbox rows written by one request.
+    pub async fn outbox_for_request(&self, request_id: &str) -> Vec<OutboxRow> {
+        sqlx::query_as::<_, OutboxRow>(
+            "SELECT id, object_type, object_id, action, operation, actor, before, after, request_id \
+             FROM audit_outbox WHERE request_id = $1 ORDER BY seq",
+        )
+        .bind(request_id)
+        .fetch_all(&self.db)
+        .await
+        .expect("reading the outbox")
+    }
+
+    pub async fn cached(&self, object_type: &str, id: &str) -> Option<Vec<u8>> {
+        let mut conn = self.redis.get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("GET")
+            .arg(format!("spintemp:{object_type}:{id}"))
+            .query_async(&mut conn)
+            .await
+            .ok()?
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: Uuid,
+    pub object_type: String,
+    pub object_id: Uuid,
+    pub action: String,
+    pub operation: String,
+    pub actor: Uuid,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub request_id: String,
+}
+
+pub struct Call<'a> {
+    app: &'a TestApp,
+    request: http::request::Builder,
+    body: Bytes,
+}
+
+impl Call<'_> {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.request = self.request.header(name, value);
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn json(self, body: &Value) -> Self {
+        self.body_bytes("application/json", serde_json::to_vec(body).unwrap())
+    }
+
+    pub fn body_bytes(mut self, content_type: &str, body: impl Into<Bytes>) -> Self {
+        self.request = self.request.header("content-type", content_type);
+        self.body = body.into();
+        self
+    }
+
+    pub async fn send(self) -> Reply {
+        let request = self.request.body(self.body).expect("a valid request");
+        let response = self
+            .app
+            .app
+            .handle(request)
+            .await
+            .expect("the host answered");
+        let (parts, body) = response.into_parts();
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem+json of `status` and returns its body.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status,
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        let body = self.json();
+        assert_eq!(body["status"], status);
+        assert!(
+            body["title"].is_string() && body["detail"].is_string() && body["type"].is_string()
+        );
+        assert_eq!(
+            Some(body["requestId"].as_str().unwrap()),
+            self.header("x-request-id")
+        );
+        body
+    }
+}
+
+/// A fresh request id, to find exactly what one request wrote.
+pub fn request_id() -> String {
+    format!("test-{}", Uuid::now_v7())
+}
+
+/// A customer code no other test uses.
+pub fn unique_code(prefix: &str) -> String {
+    format!("{prefix}-{}", &Uuid::now_v7().simple().to_string()[20..])
+}

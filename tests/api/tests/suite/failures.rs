@@ -1,0 +1,141 @@
+//! Dependencies down, and the least-privilege boundary.
+
+use api_tests::{app, block_on, request_id, unique_code, TestApp};
+use serde_json::json;
+
+#[test]
+fn health_reports_each_dependency() {
+    block_on(async {
+        let app = app().await;
+        let res = app.call("GET", "/api/health").send().await;
+        assert_eq!(res.status, 200);
+        assert_eq!(
+            res.json(),
+            json!({"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}})
+        );
+        let res = app.call("POST", "/api/health").send().await;
+        res.problem(405);
+
+        // Nothing listens on port 1.
+        let down = TestApp::start(&[
+            (
+                "db_url",
+                "postgres://postgres@127.0.0.1:1/x?sslmode=disable",
+            ),
+            ("db_host", "127.0.0.1:1"),
+            ("redis_url", "redis://127.0.0.1:1"),
+            ("redis_host", "127.0.0.1:1"),
+        ])
+        .await
+        .unwrap();
+        let res = down.call("GET", "/api/health").send().await;
+        assert_eq!(res.status, 503);
+        assert!(res.header("retry-after").is_some());
+        assert_eq!(
+            res.json()["checks"],
+            json!({"postgres": "down", "redis": "down"})
+        );
+    })
+}
+
+#[test]
+fn redis_down_does_not_fail_reads_or_writes() {
+    block_on(async {
+        let app = TestApp::start(&[
+            ("redis_url", "redis://127.0.0.1:1"),
+            ("redis_host", "127.0.0.1:1"),
+        ])
+        .await
+        .unwrap();
+        let (_, token) = app.token(false);
+        let code = unique_code("nored");
+        let created = app
+            .call("POST", "/api/customers")
+            .bearer(&token)
+            .json(&json!({"code": code, "name": "No Redis"}))
+            .send()
+            .await;
+        assert_eq!(created.status, 201);
+        let path = format!("/api/customers/{}", created.json()["id"].as_str().unwrap());
+        let got = app.call("GET", &path).bearer(&token).send().await;
+        assert_eq!(got.status, 200);
+        assert_eq!(got.json(), created.json());
+        let updated = app
+            .call("PUT", &path)
+            .bearer(&token)
+            .json(&json!({"code": code, "name": "Still No Redis"}))
+            .send()
+            .await;
+        assert_eq!(updated.status, 200);
+        assert_eq!(
+            app.call("DELETE", &path).bearer(&token).send().await.status,
+            204
+        );
+    })
+}
+
+#[test]
+fn postgres_down_is_503_with_retry_after() {
+    block_on(async {
+        let app = TestApp::start(&[
+            (
+                "db_url",
+                "postgres://postgres@127.0.0.1:1/x?sslmode=disable",
+            ),
+            ("db_host", "127.0.0.1:1"),
+        ])
+        .await
+        .unwrap();
+        let (_, token) = app.token(false);
+        for (method, path) in [
+            ("GET", "/api/customers".to_owned()),
+            ("GET", format!("/api/customers/{}", uuid::Uuid::now_v7())),
+            ("POST", "/api/customers".to_owned()),
+        ] {
+            let res = app
+                .call(method, &path)
+                .bearer(&token)
+                .json(&json!({"code": "a", "name": "b"}))
+                .send()
+                .await;
+            res.problem(503);
+            assert!(res.header("retry-after").is_some());
+        }
+    })
+}
+
+#[test]
+fn a_database_outside_allowed_outbound_hosts_is_refused() {
+    block_on(async {
+        // db_url points at a server the manifest does not allow (db_host is
+        // still the default): the host must refuse before any connection.
+        let app = TestApp::start(&[(
+            "db_url",
+            &format!(
+                "postgres://postgres@localhost:5432/{}?sslmode=disable",
+                api_tests::DB_NAME
+            ),
+        )])
+        .await
+        .unwrap();
+        let (_, token) = app.token(false);
+        let rid = request_id();
+        let res = app
+            .call("POST", "/api/customers")
+            .bearer(&token)
+            .header("x-request-id", &rid)
+            .json(&json!({"code": unique_code("deny"), "name": "Denied"}))
+            .send()
+            .await;
+        assert!(
+            res.status >= 500,
+            "the write must not succeed: {}",
+            res.status
+        );
+        assert_ne!(
+            res.status, 500,
+            "a refused connection is reported as unavailable, not a crash"
+        );
+        assert!(app.outbox_for_request(&rid).await.is_empty());
+    })
+}

@@ -1,0 +1,9 @@
+//! The HTTP API end to end: spin.toml, the built components, the wasmtime
+//! test host, real Postgres and Redis. One test binary, so the components are
+//! built and compiled once.
+
+mod auth;
+mod customers;
+mod failures;
+mod hostile;
+mod listing;
