@@ -1,0 +1,183 @@
+//! The Ed25519 key pair that signs (login only) and verifies (every other
+//! function) spintemp's tokens.
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::spki::EncodePublicKey;
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use ed25519_dalek::SigningKey;
+use rand_core::OsRng;
+
+pub const PRIVATE_KEY_FILE: &str = "jwt_private.pem";
+pub const PUBLIC_KEY_FILE: &str = "jwt_public.pem";
+pub const DEFAULT_DIR: &str = ".spin/keys";
+
+const PRIVATE_KEY_MODE: u32 = 0o600;
+const PUBLIC_KEY_MODE: u32 = 0o644;
+const KEY_DIR_MODE: u32 = 0o700;
+
+pub struct KeyPair {
+    /// PKCS#8 PEM (`BEGIN PRIVATE KEY`).
+    pub private_pem: String,
+    /// SPKI PEM (`BEGIN PUBLIC KEY`).
+    pub public_pem: String,
+}
+
+/// Where [`write`] put a key pair.
+#[derive(Clone, Debug)]
+pub struct KeyFiles {
+    pub private_key: PathBuf,
+    pub public_key: PathBuf,
+}
+
+impl KeyFiles {
+    pub fn in_dir(dir: &Path) -> KeyFiles {
+        KeyFiles {
+            private_key: dir.join(PRIVATE_KEY_FILE),
+            public_key: dir.join(PUBLIC_KEY_FILE),
+        }
+    }
+}
+
+/// A fresh key pair from the operating system's random source.
+pub fn generate() -> KeyPair {
+    let signing_key = SigningKey::generate(&mut OsRng);
+    // Both encodings are of a well-formed 32-byte key into memory: they have
+    // no input that could make them fail.
+    let private_pem = signing_key
+        .to_pkcs8_pem(LineEnding::LF)
+        .expect("PKCS#8-encode an Ed25519 key")
+        .to_string();
+    let public_pem = signing_key
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .expect("SPKI-encode an Ed25519 public key");
+    KeyPair {
+        private_pem,
+        public_pem,
+    }
+}
+
+/// Writes `pair` into `dir` (created 0700 if missing): the private key 0600,
+/// the public key 0644. Without `force` it refuses to touch an existing key
+/// file; with `force` each file is replaced atomically.
+pub fn write(pair: &KeyPair, dir: &Path, force: bool) -> Result<KeyFiles> {
+    let files = KeyFiles::in_dir(dir);
+    if !force {
+        for existing in [&files.private_key, &files.public_key] {
+            if existing.exists() {
+                bail!(
+                    "{} already exists; refusing to overwrite a key (use --force to replace it)",
+                    existing.display()
+                );
+            }
+        }
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(KEY_DIR_MODE)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    write_key_file(
+        &files.private_key,
+        &pair.private_pem,
+        PRIVATE_KEY_MODE,
+        force,
+    )?;
+    write_key_file(&files.public_key, &pair.public_pem, PUBLIC_KEY_MODE, force)?;
+    Ok(files)
+}
+
+/// Shell lines that load the key files into the Spin variables the app reads.
+/// They name the files; they never contain a key.
+pub fn export_lines(files: &KeyFiles) -> String {
+    format!(
+        "export SPIN_VARIABLE_JWT_PUBLIC_KEY=\"$(cat {})\"\n\
+         export SPIN_VARIABLE_JWT_PRIVATE_KEY=\"$(cat {})\"\n",
+        shell_quote(&files.public_key),
+        shell_quote(&files.private_key),
+    )
+}
+
+fn write_key_file(path: &Path, contents: &str, mode: u32, force: bool) -> Result<()> {
+    let result = if force {
+        replace_atomically(path, contents, mode)
+    } else {
+        // create_new: a key that appeared since the check above is not clobbered.
+        create_with_mode(path, contents, mode)
+    };
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn replace_atomically(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
+    let file_name = path.file_name().expect("key paths end in a file name");
+    let temporary = path.with_file_name(format!(".{}.tmp", file_name.to_string_lossy()));
+    match fs::remove_file(&temporary) {
+        Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    create_with_mode(&temporary, contents, mode)?;
+    fs::rename(&temporary, path)
+}
+
+fn create_with_mode(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+fn shell_quote(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let plain = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c));
+    if plain && !text.is_empty() {
+        text.into_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generates_pkcs8_and_spki_pems() {
+        let pair = generate();
+        assert!(pair
+            .private_pem
+            .starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        assert!(pair.public_pem.starts_with("-----BEGIN PUBLIC KEY-----\n"));
+        assert_ne!(generate().private_pem, pair.private_pem);
+    }
+
+    #[test]
+    fn quotes_only_paths_that_need_it() {
+        assert_eq!(
+            shell_quote(Path::new(".spin/keys/jwt_public.pem")),
+            ".spin/keys/jwt_public.pem"
+        );
+        assert_eq!(shell_quote(Path::new("my keys/a'b")), r"'my keys/a'\''b'");
+        assert_eq!(shell_quote(Path::new("$(rm -rf)")), "'$(rm -rf)'");
+    }
+
+    #[test]
+    fn export_lines_name_files_not_keys() {
+        let lines = export_lines(&KeyFiles::in_dir(Path::new(DEFAULT_DIR)));
+        assert_eq!(
+            lines,
+            "export SPIN_VARIABLE_JWT_PUBLIC_KEY=\"$(cat .spin/keys/jwt_public.pem)\"\n\
+             export SPIN_VARIABLE_JWT_PRIVATE_KEY=\"$(cat .spin/keys/jwt_private.pem)\"\n"
+        );
+    }
+}
