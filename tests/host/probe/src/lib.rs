@@ -216,15 +216,10 @@ fn row_set(rows: &pg4::RowSet) -> Value {
     json!({ "columns": columns, "rows": rows })
 }
 
-fn range<T: serde::Serialize>(
-    (lower, upper): &(
-        Option<(T, pg4::RangeBoundKind)>,
-        Option<(T, pg4::RangeBoundKind)>,
-    ),
-) -> Value {
-    let bound = |b: &Option<(T, pg4::RangeBoundKind)>| {
-        b.as_ref().map(|(v, k)| json!([v, format!("{k:?}")]))
-    };
+type Bound<T> = Option<(T, pg4::RangeBoundKind)>;
+
+fn range<T: serde::Serialize>((lower, upper): &(Bound<T>, Bound<T>)) -> Value {
+    let bound = |b: &Bound<T>| b.as_ref().map(|(v, k)| json!([v, format!("{k:?}")]));
     json!([bound(lower), bound(upper)])
 }
 

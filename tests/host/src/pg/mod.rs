@@ -8,6 +8,9 @@
 //! unless the address says `sslmode=disable`. Every statement is sent with the
 //! extended protocol, so one call runs exactly one statement.
 
+// The WIT `error` carries a structured db-error; it is large by design.
+#![allow(clippy::result_large_err)]
+
 mod types;
 
 use std::pin::pin;
@@ -158,6 +161,29 @@ fn db_error_extras(dbe: &tokio_postgres::error::DbError) -> Vec<(String, String)
         .collect()
 }
 
+/// An error and its causes as anyhow's `{:?}` prints them (which is what
+/// Spin sends the guest), but never with a backtrace: `RUST_BACKTRACE` in the
+/// host's environment must not change what a component sees.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+    if !causes.is_empty() {
+        text.push_str("\n\nCaused by:");
+        let numbered = causes.len() > 1;
+        for (i, cause) in causes.iter().enumerate() {
+            let (first, rest) = if numbered {
+                (format!("{i:>5}: "), "       ")
+            } else {
+                ("    ".to_string(), "    ")
+            };
+            text.push('\n');
+            text.push_str(&first);
+            text.push_str(&cause.replace('\n', &format!("\n{rest}")));
+        }
+    }
+    text
+}
+
 fn sql_params(params: &[ParameterValue]) -> anyhow::Result<Vec<Box<dyn ToSql + Send + Sync>>> {
     params.iter().map(types::to_sql).collect()
 }
@@ -174,7 +200,7 @@ async fn execute(
     statement: &str,
     params: &[ParameterValue],
 ) -> Result<u64, Error> {
-    let params = sql_params(params).map_err(|e| Error::ValueConversionFailed(format!("{e:?}")))?;
+    let params = sql_params(params).map_err(|e| Error::ValueConversionFailed(error_chain(&e)))?;
     client
         .execute(statement, &param_refs(&params))
         .await
@@ -186,7 +212,7 @@ async fn query(
     statement: &str,
     params: &[ParameterValue],
 ) -> Result<RowSet, Error> {
-    let params = sql_params(params).map_err(|e| Error::BadParameter(format!("{e:?}")))?;
+    let params = sql_params(params).map_err(|e| Error::BadParameter(error_chain(&e)))?;
     let rows = client
         .query_raw(statement, param_refs(&params))
         .await
@@ -208,7 +234,7 @@ async fn query(
             columns = Some(types::columns(&row));
         }
         let row = types::convert_row(&row)
-            .map_err(|e| Error::QueryFailed(QueryError::Text(format!("{e:?}"))))?;
+            .map_err(|e| Error::QueryFailed(QueryError::Text(error_chain(&e))))?;
         byte_count += row.iter().map(types::memory_size).sum::<usize>();
         if byte_count > MAX_HOST_BUFFERED_BYTES {
             return Err(Error::QueryFailed(QueryError::Text(format!(
@@ -243,7 +269,7 @@ impl wit::HostConnection for HostState {
             .pg_pools
             .get_client(&address)
             .await
-            .map_err(|e| Error::ConnectionFailed(format!("{e:?}")))?;
+            .map_err(|e| Error::ConnectionFailed(error_chain(&e)))?;
         self.table
             .push(PgConnection { client })
             .map_err(|_| Error::ConnectionFailed("too many connections".into()))
