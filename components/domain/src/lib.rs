@@ -3,6 +3,7 @@
 //! natively; the Spin components only move bytes between HTTP, this crate and
 //! Postgres.
 
+pub mod audit;
 pub mod claims;
 pub mod customer;
 pub mod entity;

@@ -49,12 +49,7 @@ impl ListQuery {
                 continue;
             }
             let problem = match name {
-                "limit" => value
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .map(|n| list.limit = n)
-                    .ok_or(format!("must be a whole number from 1 to {MAX_LIMIT}")),
+                "limit" => parse_limit(value).map(|n| list.limit = n),
                 "cursor" => decode_cursor(value)
                     .map(|id| list.after = Some(id))
                     .ok_or("is not a cursor this API returned".to_owned()),
@@ -86,6 +81,15 @@ impl ListQuery {
             Err(errors)
         }
     }
+}
+
+/// `limit`: 1 to 200.
+pub fn parse_limit(value: &str) -> Result<i64, String> {
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (1..=MAX_LIMIT).contains(n))
+        .ok_or(format!("must be a whole number from 1 to {MAX_LIMIT}"))
 }
 
 fn parse_filter(kind: FilterKind, value: &str) -> Result<SqlValue, String> {

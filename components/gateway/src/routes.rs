@@ -27,6 +27,16 @@ const ROUTES: &[Route] = &[
         ],
         allow: "GET, PUT, DELETE",
     },
+    Route {
+        pattern: "/api/audit",
+        operations: &[("GET", "audit-list")],
+        allow: "GET",
+    },
+    Route {
+        pattern: "/api/audit/:id",
+        operations: &[("GET", "audit-get")],
+        allow: "GET",
+    },
 ];
 
 /// The component for this request: 404 for an unknown path, 405 (with

@@ -54,3 +54,12 @@ pub fn authenticate(ctx: &Ctx) -> Result<Caller, ApiError> {
         admin: claims.admin,
     })
 }
+
+/// As [`authenticate`], then 403 unless the caller is an administrator.
+pub fn authenticate_admin(ctx: &Ctx) -> Result<Caller, ApiError> {
+    let caller = authenticate(ctx)?;
+    if !caller.admin {
+        return Err(ApiError::Forbidden("only administrators may do this"));
+    }
+    Ok(caller)
+}

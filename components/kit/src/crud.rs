@@ -5,7 +5,7 @@
 
 use crate::auth::Caller;
 use crate::cache::{self, Cache};
-use crate::db;
+use crate::db::{self, Binds};
 use crate::error::ApiError;
 use crate::request::Ctx;
 use crate::response::Reply;
@@ -83,35 +83,28 @@ pub fn list(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
     })?;
 
     let mut conditions = Vec::new();
-    let mut values = Vec::new();
-    let bind = |value: SqlValue, values: &mut Vec<SqlValue>| {
-        values.push(value);
-        values
-            .last()
-            .map(|v| v.placeholder(values.len()))
-            .unwrap_or_default()
-    };
+    let mut binds = Binds::default();
     if let Some(after) = query.after {
-        let p = bind(SqlValue::Uuid(after), &mut values);
+        let p = binds.bind(SqlValue::Uuid(after));
         conditions.push(format!("t.id > {p}"));
     }
     if let Some(q) = &query.q {
-        let p = bind(SqlValue::Text(like_escape(q)), &mut values);
+        let p = binds.bind(SqlValue::Text(like_escape(q)));
         conditions.push(format!(
             "t.{} ILIKE '%' || {p} || '%' ESCAPE '\\'",
             entity.name_column
         ));
     }
     if let Some(t) = query.valid_on {
-        let p = bind(SqlValue::Instant(t), &mut values);
+        let p = binds.bind(SqlValue::Instant(t));
         conditions.push(format!("t.valid_from <= {p} AND t.valid_thru >= {p}"));
     }
     for (condition, value) in &query.filters {
-        let p = bind(value.clone(), &mut values);
+        let p = binds.bind(value.clone());
         conditions.push(condition.replace("{}", &p));
     }
     // One row more than asked tells whether there is a next page.
-    let limit = bind(SqlValue::Int(query.limit + 1), &mut values);
+    let limit = binds.bind(SqlValue::Int(query.limit + 1));
     let filter = if conditions.is_empty() {
         String::new()
     } else {
@@ -124,8 +117,7 @@ pub fn list(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
     );
 
     let db = db::connect()?;
-    let params: Vec<_> = values.iter().map(db::param).collect();
-    let rows = db::query(&db, &sql, &params, entity.unique_violation)?;
+    let rows = db::query(&db, &sql, &binds.params(), entity.unique_violation)?;
     let page = rows.rows.len().min(query.limit as usize);
     let next_cursor = if rows.rows.len() > page {
         match &rows.rows[page - 1][0] {
@@ -136,21 +128,12 @@ pub fn list(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
         None
     };
 
-    // Records leave Postgres as JSON; splice them rather than re-encode.
-    let mut body = b"{\"items\":[".to_vec();
-    for (i, row) in rows.rows.iter().take(page).enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend(
-            db::jsonb(&row[1])
-                .ok_or_else(|| ApiError::Internal("list row without JSON".to_owned()))?,
-        );
-    }
-    body.extend(b"],\"nextCursor\":");
-    body.extend(serde_json::to_vec(&next_cursor).unwrap_or_default());
-    body.push(b'}');
-    Ok(Reply::json_bytes(200, body))
+    let items = rows
+        .rows
+        .iter()
+        .take(page)
+        .filter_map(|row| db::jsonb(&row[1]));
+    Ok(Reply::json_bytes(200, db::page_body(items, next_cursor)))
 }
 
 pub fn create(

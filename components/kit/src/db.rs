@@ -7,9 +7,48 @@ use domain::entity::SqlValue;
 use domain::validity::to_sql_text;
 use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError, RowSet};
 
+/// The app database (`db_url`).
 pub fn connect() -> Result<Connection, ApiError> {
-    let url = config::required("db_url")?;
-    Connection::open(&url).map_err(|e| classify(e, "a record with these values already exists"))
+    connect_to("db_url")
+}
+
+/// The database named by the Spin variable `variable`.
+pub fn connect_to(variable: &str) -> Result<Connection, ApiError> {
+    let url = config::required(variable)?;
+    Connection::open(&url).map_err(|e| classify(e, ""))
+}
+
+/// `{"items": [...], "nextCursor": ...}` from records that are already JSON:
+/// spliced, not re-encoded.
+pub fn page_body(items: impl Iterator<Item = Vec<u8>>, next_cursor: Option<String>) -> Vec<u8> {
+    let mut body = b"{\"items\":[".to_vec();
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend(item);
+    }
+    body.extend(b"],\"nextCursor\":");
+    body.extend(serde_json::to_vec(&next_cursor).unwrap_or_default());
+    body.push(b'}');
+    body
+}
+
+/// Parameters of a statement being assembled: `bind` returns the
+/// placeholder (`$n::type`) to splice into the SQL.
+#[derive(Default)]
+pub struct Binds(Vec<SqlValue>);
+
+impl Binds {
+    pub fn bind(&mut self, value: SqlValue) -> String {
+        let placeholder = value.placeholder(self.0.len() + 1);
+        self.0.push(value);
+        placeholder
+    }
+
+    pub fn params(&self) -> Vec<ParameterValue> {
+        self.0.iter().map(param).collect()
+    }
 }
 
 pub fn param(value: &SqlValue) -> ParameterValue {

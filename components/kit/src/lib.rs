@@ -8,6 +8,7 @@
 //! - [`crud`]: list/get/create/update/delete for any [`domain::entity::Entity`],
 //!   each write one SQL statement that also records its audit event.
 
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod config;

@@ -93,6 +93,26 @@ async fn build_components() -> anyhow::Result<()> {
         .map(|_| ())
 }
 
+/// A fresh `spintemp_test` for each test process: dropped, created and
+/// migrated once, so every run starts from the migrations alone.
+async fn prepare_database() -> anyhow::Result<()> {
+    static PREPARED: OnceCell<()> = OnceCell::const_new();
+    PREPARED
+        .get_or_try_init(|| async {
+            let admin_url = db_url().replace(&format!("/{DB_NAME}?"), "/postgres?");
+            let admin = PgPool::connect(&admin_url).await?;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"))
+                .execute(&admin)
+                .await?;
+            admin.close().await;
+            spintemp_admin::migrate::create_database_if_missing(&db_url()).await?;
+            // One database holds both the app tables and the audit store here.
+            spintemp_admin::migrate::run(&db_url(), Some(&db_url())).await
+        })
+        .await
+        .map(|_| ())
+}
+
 pub struct TestApp {
     pub app: App,
     pub db: PgPool,
@@ -112,11 +132,11 @@ impl TestApp {
     /// is down). The database is created and migrated if needed.
     pub async fn start(overrides: &[(&str, &str)]) -> anyhow::Result<TestApp> {
         build_components().await?;
-        spintemp_admin::migrate::create_database_if_missing(&db_url()).await?;
-        spintemp_admin::migrate::run(&db_url(), None).await?;
+        prepare_database().await?;
         let keys = spintemp_admin::keys::generate();
         let mut variables = vec![
             ("db_url".to_owned(), db_url()),
+            ("audit_db_url".to_owned(), db_url()),
             ("redis_url".to_owned(), redis_url()),
             ("jwt_public_key".to_owned(), keys.public_pem.clone()),
         ];

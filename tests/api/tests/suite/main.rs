@@ -2,6 +2,7 @@
 //! test host, real Postgres and Redis. One test binary, so the components are
 //! built and compiled once.
 
+mod audit;
 mod auth;
 mod customers;
 mod failures;
