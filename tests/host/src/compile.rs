@@ -5,6 +5,7 @@
 use std::{
     hash::{Hash as _, Hasher as _},
     path::{Path, PathBuf},
+    sync::OnceLock,
 };
 
 use anyhow::Context as _;
@@ -15,9 +16,22 @@ use wasmtime::{
 
 const CACHE_DIR: &str = ".spintemp-host-cache";
 
-/// An engine configured like Spin's: async host calls and a pooling
-/// allocator sized for up to 1000 concurrent instances.
+/// The process-wide engine, configured like Spin's: async host calls and a
+/// pooling allocator sized for up to 1000 concurrent instances.
+///
+/// One engine is shared by every `App` in the process: each pooling engine
+/// reserves terabytes of address space up front, so an engine per `App`
+/// would run out of address space with a few dozen apps loaded at once.
 pub fn engine() -> anyhow::Result<Engine> {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    if let Some(engine) = ENGINE.get() {
+        return Ok(engine.clone());
+    }
+    let engine = new_engine()?;
+    Ok(ENGINE.get_or_init(|| engine).clone())
+}
+
+fn new_engine() -> anyhow::Result<Engine> {
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .total_component_instances(1000)
