@@ -5,7 +5,11 @@
 //! cargo registry (through `cargo metadata`, so the exact locked spin-sdk
 //! version is used) instead of being copied into this repository.
 
-use std::{env, fs, path::PathBuf, process::Command};
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -22,12 +26,17 @@ fn main() {
         wit_dir.display()
     );
 
+    // Not Cargo.lock: it changes with every dependency anyone adds, and a
+    // spin-sdk patch release does not change the WIT. Rerun if the folder
+    // goes away (e.g. a cleaned cargo cache).
+    println!("cargo:rerun-if-changed={}", wit_dir.display());
+
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("spin_bindings.rs");
     fs::write(&out, bindings_source(&wit_dir)).expect("writing generated bindings");
 }
 
 /// Asks cargo where the locked `spin-sdk` 5.2.x package lives.
-fn locate_spin_sdk_wit(manifest_dir: &PathBuf) -> PathBuf {
+fn locate_spin_sdk_wit(manifest_dir: &Path) -> PathBuf {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(manifest_dir)
@@ -41,9 +50,6 @@ fn locate_spin_sdk_wit(manifest_dir: &PathBuf) -> PathBuf {
     );
     let metadata: serde_json::Value =
         serde_json::from_slice(&output.stdout).expect("parsing `cargo metadata` output");
-    if let Some(lock) = metadata["workspace_root"].as_str() {
-        println!("cargo:rerun-if-changed={lock}/Cargo.lock");
-    }
     let manifest_path = metadata["packages"]
         .as_array()
         .into_iter()
@@ -59,7 +65,7 @@ fn locate_spin_sdk_wit(manifest_dir: &PathBuf) -> PathBuf {
         .join("wit")
 }
 
-fn bindings_source(wit_dir: &std::path::Path) -> String {
+fn bindings_source(wit_dir: &Path) -> String {
     let path = wit_dir.display().to_string();
     format!(
         r#"wasmtime::component::bindgen!({{
