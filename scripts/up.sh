@@ -27,8 +27,7 @@ cargo build -q --profile native -p spintemp-admin -p audit-relay
 admin=target/native/spintemp-admin
 
 echo "== migrating $DB_URL and $AUDIT_DB_URL"
-"$admin" migrate --create-database --db-url "$DB_URL"
-"$admin" migrate --create-database --db-url "$AUDIT_DB_URL" --audit-db-url "$AUDIT_DB_URL"
+"$admin" migrate --create-database --db-url "$DB_URL" --audit-db-url "$AUDIT_DB_URL"
 
 if [ ! -f "$KEY_DIR/jwt_public.pem" ]; then
     echo "== generating a JWT key pair in $KEY_DIR"

@@ -3,45 +3,12 @@
 
 use anyhow::{Context, Result};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use uuid::Uuid;
 
-pub const ISSUER: &str = "spintemp";
-pub const AUDIENCE: &str = "spintemp-api";
+// One definition of what a token says, shared with the verifier in the
+// components.
+pub use domain::claims::{Claims, AUDIENCE, ISSUER};
+
 pub const DEFAULT_TTL_SECONDS: i64 = 3600;
-
-#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
-pub struct Claims {
-    /// The user id.
-    pub sub: String,
-    pub email: String,
-    pub admin: bool,
-    /// Issued at, seconds since the Unix epoch.
-    pub iat: i64,
-    /// Expires at, seconds since the Unix epoch.
-    pub exp: i64,
-    pub iss: String,
-    pub aud: String,
-    /// A UUIDv7 unique to this token.
-    pub jti: String,
-}
-
-impl Claims {
-    /// Claims issued now and valid for `ttl_seconds` (a negative lifetime
-    /// gives an already expired token, which tests of the verifier need).
-    pub fn new(sub: Uuid, email: &str, admin: bool, ttl_seconds: i64) -> Claims {
-        let iat = chrono::Utc::now().timestamp();
-        Claims {
-            sub: sub.to_string(),
-            email: email.to_owned(),
-            admin,
-            iat,
-            exp: iat.saturating_add(ttl_seconds),
-            iss: ISSUER.to_owned(),
-            aud: AUDIENCE.to_owned(),
-            jti: Uuid::now_v7().to_string(),
-        }
-    }
-}
 
 /// Signs `claims` with the Ed25519 key in `private_pem` (PKCS#8 PEM).
 pub fn mint(claims: &Claims, private_pem: &str) -> Result<String> {
@@ -54,6 +21,7 @@ pub fn mint(claims: &Claims, private_pem: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     #[test]
     fn new_claims_follow_the_contract() {

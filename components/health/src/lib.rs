@@ -12,16 +12,20 @@ async fn handle(req: IncomingRequest) -> Response {
         if ctx.method != Method::Get {
             return Err(ApiError::MethodNotAllowed("GET"));
         }
-        let postgres = kit::db::ping().map_err(|e| format!("{}", e.status()));
+        let postgres = kit::db::ping().map_err(|e| format!("{e:?}"));
         let redis = kit::cache::ping();
         let healthy = postgres.is_ok() && redis.is_ok();
-        let check = |r: &Result<(), String>| if r.is_ok() { "ok" } else { "down" };
-        if let (Err(pg), _) | (_, Err(pg)) = (&postgres, &redis) {
-            eprintln!("health: a dependency is down: {pg}");
-        }
+        let check = |name: &str, result: &Result<(), String>| match result {
+            Ok(()) => "ok",
+            Err(why) => {
+                eprintln!("health: {name} is down: {why}");
+                "down"
+            }
+        };
+        let (postgres, redis) = (check("postgres", &postgres), check("redis", &redis));
         let body = json!({
             "status": if healthy { "ok" } else { "unavailable" },
-            "checks": { "postgres": check(&postgres), "redis": check(&redis) },
+            "checks": { "postgres": postgres, "redis": redis },
         });
         let reply = Reply::json(if healthy { 200 } else { 503 }, &body);
         Ok(if healthy {

@@ -34,11 +34,7 @@ pub fn get(ctx: &Ctx) -> Result<Reply, ApiError> {
         &[ParameterValue::Uuid(id.to_string())],
         NO_CONFLICT,
     )?;
-    let body = rows
-        .rows
-        .first()
-        .and_then(|row| db::jsonb(&row[0]))
-        .ok_or(ApiError::NotFound)?;
+    let body = db::first_jsonb(&rows).ok_or(ApiError::NotFound)?;
     Ok(Reply::json_bytes(200, body))
 }
 

@@ -68,11 +68,7 @@ pub fn get(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
         &[ParameterValue::Uuid(id.to_string())],
         entity.unique_violation,
     )?;
-    let body = rows
-        .rows
-        .first()
-        .and_then(|row| db::jsonb(&row[0]))
-        .ok_or(ApiError::NotFound)?;
+    let body = db::first_jsonb(&rows).ok_or(ApiError::NotFound)?;
     cache.put(&key, &body);
     record(200, body)
 }
@@ -173,10 +169,7 @@ pub fn create(
     );
     let db = db::connect()?;
     let rows = db::query(&db, &sql, &params, entity.unique_violation)?;
-    let body = rows
-        .rows
-        .first()
-        .and_then(|row| db::jsonb(&row[0]))
+    let body = db::first_jsonb(&rows)
         .ok_or_else(|| ApiError::Conflict(entity.unique_violation.to_owned()))?;
     let location = format!("{}/{id}", ctx.path.trim_end_matches('/'));
     Ok(record(201, body)?.with_header("location", location))

@@ -78,7 +78,10 @@ pub fn query(
 /// both shapes are read.
 fn classify(error: PgError, conflict: &str) -> ApiError {
     let code = match &error {
-        PgError::ConnectionFailed(_) => return ApiError::Unavailable("the database"),
+        PgError::ConnectionFailed(why) => {
+            eprintln!("postgres connection failed: {why}");
+            return ApiError::Unavailable("the database");
+        }
         PgError::QueryFailed(QueryError::DbError(db)) => Some(db.code.clone()),
         PgError::QueryFailed(QueryError::Text(text)) => sqlstate_in_text(text),
         _ => None,
@@ -105,7 +108,12 @@ fn sqlstate_in_text(text: &str) -> Option<String> {
     (code.len() == 5 && code.chars().all(|c| c.is_ascii_alphanumeric())).then_some(code)
 }
 
-/// The jsonb in `column` of `row`, as raw JSON bytes.
+/// The jsonb in the first column of the first row: a single record.
+pub fn first_jsonb(rows: &RowSet) -> Option<Vec<u8>> {
+    rows.rows.first().and_then(|row| jsonb(&row[0]))
+}
+
+/// A jsonb value as raw JSON bytes.
 pub fn jsonb(value: &DbValue) -> Option<Vec<u8>> {
     match value {
         DbValue::Jsonb(bytes) => Some(bytes.clone()),

@@ -1,6 +1,8 @@
 //! The bearer-token guard. Functions hold only the Ed25519 *public* key, so a
 //! compromised function can check tokens but never mint one.
 
+mod eddsa;
+
 use crate::config;
 use crate::error::ApiError;
 use crate::request::Ctx;
@@ -29,6 +31,7 @@ pub fn authenticate(ctx: &Ctx) -> Result<Caller, ApiError> {
         _ => return Err(ApiError::Unauthorized("use Authorization: Bearer <token>")),
     };
 
+    eddsa::install();
     let pem = config::required("jwt_public_key")?;
     let key = DecodingKey::from_ed_pem(pem.as_bytes()).map_err(|e| {
         ApiError::Internal(format!(
