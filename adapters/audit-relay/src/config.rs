@@ -65,7 +65,7 @@ pub struct Config {
     pub poll_interval: Duration,
 
     /// Longest wait for one step of a batch (claim, publish acks, store
-    /// insert, delete, commit) before the batch is released and retried.
+    /// insert, commit) before the batch is released and retried.
     #[arg(long, env = "AUDIT_RELAY_STAGE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub stage_timeout: Duration,
 

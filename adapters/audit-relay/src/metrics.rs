@@ -16,12 +16,11 @@ pub enum Stage {
     Claim,
     Publish,
     Store,
-    Delete,
     Commit,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 8] = [
         Stage::Migrate,
         Stage::Policies,
         Stage::Stream,
@@ -29,7 +28,6 @@ impl Stage {
         Stage::Claim,
         Stage::Publish,
         Stage::Store,
-        Stage::Delete,
         Stage::Commit,
     ];
 
@@ -42,7 +40,6 @@ impl Stage {
             Stage::Claim => "claim",
             Stage::Publish => "publish",
             Stage::Store => "store",
-            Stage::Delete => "delete",
             Stage::Commit => "commit",
         }
     }

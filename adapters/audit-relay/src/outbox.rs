@@ -12,15 +12,15 @@ use crate::event::OutboxEvent;
 /// The channel `audit_outbox`'s statement trigger notifies.
 pub const CHANNEL: &str = "audit_outbox";
 
+/// Claims by deleting: the rows vanish for everyone else only when the
+/// transaction commits, which the relay does after NATS and the store have
+/// the batch; until then they are locked, so other replicas skip them, and a
+/// rollback or a crash puts them back. One pass instead of lock-then-delete.
 const CLAIM: &str = "\
-    SELECT seq, id, occurred_at, object_type, object_id, action, operation, actor,
-           before::text AS before, after::text AS after, request_id
-    FROM audit_outbox
-    ORDER BY seq
-    LIMIT $1
-    FOR UPDATE SKIP LOCKED";
-
-const DELETE: &str = "DELETE FROM audit_outbox WHERE seq = ANY($1::bigint[])";
+    DELETE FROM audit_outbox
+    WHERE seq IN (SELECT seq FROM audit_outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+    RETURNING seq, id, occurred_at, object_type, object_id, action, operation, actor,
+              before::text AS before, after::text AS after, request_id";
 
 /// Parses a database URL and names the relay's sessions in `pg_stat_activity`.
 pub fn connect_options(url: &str) -> Result<PgConnectOptions> {
@@ -45,25 +45,21 @@ pub fn pool(url: &str, max_connections: u32, stage_timeout: Duration) -> Result<
         .connect_lazy_with(options))
 }
 
-/// Locks up to `limit` of the oldest unclaimed rows for this transaction.
-/// Rows other replicas hold are skipped, not waited for.
+/// Takes up to `limit` of the oldest unclaimed rows out of the outbox for
+/// this transaction, oldest first. Rows other replicas hold are skipped, not
+/// waited for.
 pub async fn claim(
     tx: &mut Transaction<'_, Postgres>,
     limit: u32,
 ) -> sqlx::Result<Vec<OutboxEvent>> {
-    sqlx::query_as::<_, OutboxEvent>(CLAIM)
+    let mut events = sqlx::query_as::<_, OutboxEvent>(CLAIM)
         .bind(i64::from(limit))
         .fetch_all(&mut **tx)
-        .await
-}
-
-pub async fn delete(
-    tx: &mut Transaction<'_, Postgres>,
-    events: &[OutboxEvent],
-) -> sqlx::Result<u64> {
-    let seqs: Vec<i64> = events.iter().map(|event| event.seq).collect();
-    let done = sqlx::query(DELETE).bind(seqs).execute(&mut **tx).await?;
-    Ok(done.rows_affected())
+        .await?;
+    // RETURNING has no order; publishing in seq order keeps each object's
+    // events in order in the stream.
+    events.sort_unstable_by_key(|event| event.seq);
+    Ok(events)
 }
 
 /// How far behind the relay is: rows waiting, and the age in seconds of the

@@ -1,4 +1,4 @@
-//! The relay loop: claim a batch, publish it and store it, delete it, commit.
+//! The relay loop: claim a batch, publish it and store it, commit its removal.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
@@ -15,6 +16,7 @@ use tracing::{debug, info, warn};
 
 use crate::backoff::Backoff;
 use crate::config::Config;
+use crate::event::OutboxEvent;
 use crate::health::Health;
 use crate::metrics::{Metrics, Stage};
 use crate::publisher::Publisher;
@@ -77,8 +79,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
 async fn connect(config: Config) -> Result<Shared> {
     let workers = u32::from(config.workers);
     let stage_timeout = config.stage_timeout;
-    // +1 for the backlog gauges read at scrape time.
-    let outbox = outbox::pool(&config.database_url, workers + 1, stage_timeout)?;
+    // Two per worker (a batch in delivery, the next one claimed), one for the
+    // backlog gauges read at scrape time.
+    let outbox = outbox::pool(&config.database_url, 2 * workers + 1, stage_timeout)?;
     let store = store::pool(config.audit_database_url(), workers + 1, stage_timeout)?;
     // LISTEN needs a session of its own that is never recycled.
     let listen_pool = PgPoolOptions::new()
@@ -192,74 +195,128 @@ async fn failure_is_retried(
     }
 }
 
+/// One worker: batches strictly one after another, so each object's events
+/// reach the stream in order. While a full batch is being delivered, the
+/// next one is claimed alongside; it is delivered only after the first has
+/// committed, and released if the first fails.
 async fn worker(id: u16, shared: Arc<Shared>, shutdown: CancellationToken) {
     let config = &shared.config;
     let mut backoff = Backoff::new(config.min_backoff, config.max_backoff);
+    let mut prefetched: Option<Batch> = None;
     while !shutdown.is_cancelled() {
-        match relay_batch(&shared).await {
-            Ok(relayed) => {
-                backoff.reset();
-                if relayed == config.batch_size as usize {
-                    // More is probably waiting: let an idle peer help.
-                    shared.wake.notify_one();
+        let batch = match prefetched.take() {
+            Some(batch) => batch,
+            None => match claim(&shared).await {
+                Ok(Some(batch)) => batch,
+                Ok(None) => {
+                    backoff.reset();
+                    wait_for_work(&shared, &shutdown).await;
                     continue;
                 }
-                tokio::select! {
-                    _ = shared.wake.notified() => {}
-                    _ = tokio::time::sleep(config.poll_interval) => {}
-                    _ = shutdown.cancelled() => {}
+                Err(failure) => {
+                    if !failure_is_retried(&shared, &failure, &mut backoff, &shutdown).await {
+                        break;
+                    }
+                    continue;
+                }
+            },
+        };
+        let full = batch.events.len() == config.batch_size as usize;
+        let (delivered, next) = if full {
+            tokio::join!(deliver(&shared, batch), claim(&shared))
+        } else {
+            (deliver(&shared, batch).await, Ok(None))
+        };
+        match (delivered, next) {
+            (Ok(()), Ok(next)) => {
+                backoff.reset();
+                if full && next.is_some() {
+                    // More is probably waiting: let an idle peer help.
+                    shared.wake.notify_one();
+                } else if !full {
+                    wait_for_work(&shared, &shutdown).await;
+                }
+                // A full batch followed by an empty claim loops straight
+                // back: whatever arrived meanwhile gets a look at once.
+                prefetched = next;
+            }
+            (Ok(()), Err(failure)) => {
+                if !failure_is_retried(&shared, &failure, &mut backoff, &shutdown).await {
+                    break;
                 }
             }
-            Err(failure) => {
+            (Err(failure), next) => {
+                if let Ok(Some(next)) = next {
+                    release(&shared, next).await;
+                }
                 if !failure_is_retried(&shared, &failure, &mut backoff, &shutdown).await {
                     break;
                 }
             }
         }
     }
+    if let Some(batch) = prefetched {
+        release(&shared, batch).await;
+    }
     debug!(worker = id, "worker stopped");
 }
 
-/// Relays one batch; returns its size (0: the outbox had nothing unclaimed).
-///
-/// NATS and the store get the batch at the same time and both must succeed
-/// before the outbox rows are deleted. Both writes are idempotent (message id,
-/// ON CONFLICT), so any failure simply leaves the rows to be relayed again.
-async fn relay_batch(shared: &Shared) -> Result<usize, Failure> {
-    let config = &shared.config;
-    let timeout = config.stage_timeout;
-    let started = Instant::now();
+async fn wait_for_work(shared: &Shared, shutdown: &CancellationToken) {
+    tokio::select! {
+        _ = shared.wake.notified() => {}
+        _ = tokio::time::sleep(shared.config.poll_interval) => {}
+        _ = shutdown.cancelled() => {}
+    }
+}
+
+/// Claimed outbox rows, taken out of the outbox by a transaction that is
+/// still open.
+struct Batch {
+    tx: Transaction<'static, Postgres>,
+    events: Vec<OutboxEvent>,
+    claimed_at: Instant,
+}
+
+/// Claims the next batch; `None` when the outbox holds nothing unclaimed.
+async fn claim(shared: &Shared) -> Result<Option<Batch>, Failure> {
+    let timeout = shared.config.stage_timeout;
+    let claimed_at = Instant::now();
     let mut tx = stage(Stage::Claim, timeout, shared.outbox.begin()).await?;
-    let events = stage(
-        Stage::Claim,
-        timeout,
-        outbox::claim(&mut tx, config.batch_size),
-    )
-    .await?;
+    let claiming = outbox::claim(&mut tx, shared.config.batch_size);
+    let events = stage(Stage::Claim, timeout, claiming).await?;
     if events.is_empty() {
         stage(Stage::Claim, timeout, tx.rollback()).await?;
         shared.health.set_ok();
-        return Ok(0);
+        return Ok(None);
     }
-    if !shared.publisher.stream_is_ready() {
-        stage(Stage::Stream, timeout, shared.publisher.ensure_stream()).await?;
-    }
-    // Holding a store connection before publishing means an unreachable store
-    // costs no publish at all, which keeps replays within the duplicate window.
-    let mut store_conn = stage(Stage::Store, timeout, shared.store.acquire()).await?;
-    let (published, stored) = tokio::join!(
-        stage(Stage::Publish, timeout, shared.publisher.publish(&events)),
-        stage(
-            Stage::Store,
-            timeout,
-            store::insert(&mut store_conn, &events)
-        ),
-    );
-    published?;
-    let new_in_store = stored?;
-    drop(store_conn);
-    stage(Stage::Delete, timeout, outbox::delete(&mut tx, &events)).await?;
-    stage(Stage::Commit, timeout, tx.commit()).await?;
+    Ok(Some(Batch {
+        tx,
+        events,
+        claimed_at,
+    }))
+}
+
+/// Publishes and stores the batch, then commits its removal from the outbox.
+///
+/// NATS and the store get the batch at the same time and both must succeed
+/// before the commit. Both writes are idempotent (message id, ON CONFLICT), so
+/// any failure simply leaves the rows to be relayed again.
+async fn deliver(shared: &Shared, batch: Batch) -> Result<(), Failure> {
+    let Batch {
+        tx,
+        events,
+        claimed_at,
+    } = batch;
+    let delivering = Instant::now();
+    let new_in_store = match publish_and_store(shared, &events).await {
+        Ok(new_in_store) => new_in_store,
+        Err(failure) => {
+            release_tx(shared, tx).await;
+            return Err(failure);
+        }
+    };
+    let delivered = delivering.elapsed();
+    stage(Stage::Commit, shared.config.stage_timeout, tx.commit()).await?;
 
     let metrics = &shared.metrics;
     metrics.relayed.inc_by(events.len() as u64);
@@ -267,10 +324,42 @@ async fn relay_batch(shared: &Shared) -> Result<usize, Failure> {
     metrics.batches.inc();
     metrics
         .batch_duration
-        .observe(started.elapsed().as_secs_f64());
+        .observe(claimed_at.elapsed().as_secs_f64());
     shared.health.set_ok();
-    debug!(events = events.len(), new_in_store, elapsed = ?started.elapsed(), "batch relayed");
-    Ok(events.len())
+    debug!(events = events.len(), new_in_store, elapsed = ?claimed_at.elapsed(), ?delivered, "batch relayed");
+    Ok(())
+}
+
+/// Returns how many events were new to the store.
+async fn publish_and_store(shared: &Shared, events: &[OutboxEvent]) -> Result<u64, Failure> {
+    let timeout = shared.config.stage_timeout;
+    if !shared.publisher.stream_is_ready() {
+        stage(Stage::Stream, timeout, shared.publisher.ensure_stream()).await?;
+    }
+    // Holding a store connection before publishing means an unreachable store
+    // costs no publish at all, which keeps replays within the duplicate window.
+    let mut store_conn = stage(Stage::Store, timeout, shared.store.acquire()).await?;
+    let publish = stage(Stage::Publish, timeout, shared.publisher.publish(events));
+    let insert = stage(
+        Stage::Store,
+        timeout,
+        store::insert(&mut store_conn, events),
+    );
+    let (published, stored) = tokio::join!(publish, insert);
+    published?;
+    stored
+}
+
+/// Gives a batch back to the outbox now, rather than whenever the pool next
+/// touches its connection.
+async fn release(shared: &Shared, batch: Batch) {
+    release_tx(shared, batch.tx).await;
+}
+
+async fn release_tx(shared: &Shared, tx: Transaction<'static, Postgres>) {
+    // A connection too broken to roll back is closed, and the server rolls
+    // back what it held.
+    let _ = tokio::time::timeout(shared.config.stage_timeout, tx.rollback()).await;
 }
 
 /// Keeps a LISTEN session open and turns notifications into wake-ups.

@@ -62,7 +62,7 @@ async fn two_replicas_killed_with_sigkill_again_and_again_lose_and_repeat_nothin
     }
     assert_outbox_empty(&app_pool).await;
     assert_store_exact(&store_pool, &written).await;
-    assert_stream_exact(&stream, &written).await;
+    assert_stream_exact(&stream, &written, false).await;
     eprintln!("{kills} SIGKILLs, {} events", written.len());
 }
 
@@ -114,7 +114,7 @@ async fn nats_down_at_start_and_twice_during_the_load() {
     );
     assert_outbox_empty(&app_pool).await;
     assert_store_exact(&store_pool, &written).await;
-    assert_stream_exact(&stream, &written).await;
+    assert_stream_exact(&stream, &written, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,12 +173,10 @@ async fn audit_store_and_outbox_database_refusing_connections() {
         "the store outage never reached the relay"
     );
     assert!(
-        logged_failure(&relay_log, "claim")
-            || logged_failure(&relay_log, "delete")
-            || logged_failure(&relay_log, "commit"),
+        logged_failure(&relay_log, "claim") || logged_failure(&relay_log, "commit"),
         "the outbox outage never reached the relay"
     );
     assert_outbox_empty(&app_pool).await;
     assert_store_exact(&store_pool, &written).await;
-    assert_stream_exact(&stream, &written).await;
+    assert_stream_exact(&stream, &written, true).await;
 }

@@ -334,8 +334,10 @@ pub async fn assert_store_exact(store: &PgPool, written: &[Written]) {
 }
 
 /// The stream holds exactly one message per written event, on the right
-/// subject, with the event id as `Nats-Msg-Id`.
-pub async fn assert_stream_exact(stream: &TestStream, written: &[Written]) {
+/// subject, with the event id as `Nats-Msg-Id`; with `in_object_order`, each
+/// object's events also appear in the order they were committed (what one
+/// relay with one worker guarantees).
+pub async fn assert_stream_exact(stream: &TestStream, written: &[Written], in_object_order: bool) {
     let js = stream.context().await;
     let mut handle = js.get_stream(&stream.name).await.unwrap();
     let messages = handle.info().await.unwrap().state.messages;
@@ -352,6 +354,7 @@ pub async fn assert_stream_exact(stream: &TestStream, written: &[Written]) {
     let mut incoming = consumer.messages().await.unwrap();
     let by_id: BTreeMap<Uuid, &Written> = written.iter().map(|w| (w.id, w)).collect();
     let mut seen = HashSet::new();
+    let mut last_seq: BTreeMap<Uuid, i64> = BTreeMap::new();
     for _ in 0..messages {
         let message = tokio::time::timeout(Duration::from_secs(10), incoming.next())
             .await
@@ -378,6 +381,15 @@ pub async fn assert_stream_exact(stream: &TestStream, written: &[Written]) {
             Some(w.object_id.to_string().as_str())
         );
         assert!(seen.insert(id), "event {id} is in the stream twice");
+        if in_object_order {
+            let last = last_seq.insert(w.object_id, w.object_seq);
+            assert_eq!(
+                last.map_or(1, |seq| seq + 1),
+                w.object_seq,
+                "object {}: stream order differs from commit order",
+                w.object_id
+            );
+        }
     }
     assert_eq!(seen.len(), written.len());
 }
@@ -624,7 +636,7 @@ pub fn postgres_addr() -> SocketAddr {
 pub fn print_log_tail(path: &Path) {
     if let Ok(text) = std::fs::read_to_string(path) {
         let lines: Vec<&str> = text.lines().collect();
-        let start = lines.len().saturating_sub(40);
+        let start = lines.len().saturating_sub(60);
         eprintln!("--- last lines of {} ---", path.display());
         for line in &lines[start..] {
             eprintln!("{line}");
@@ -632,13 +644,14 @@ pub fn print_log_tail(path: &Path) {
     }
 }
 
-/// Prints the tail of each log if the test is failing, so the relay's side
-/// of the story is in the test output.
+/// Prints the tail of each log if the test is failing (or always, with
+/// `AUDIT_RELAY_TEST_LOGS=1`), so the relay's side of the story is in the
+/// test output.
 pub struct LogsOnFailure(pub Vec<PathBuf>);
 
 impl Drop for LogsOnFailure {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("AUDIT_RELAY_TEST_LOGS").is_some() {
             for path in &self.0 {
                 print_log_tail(path);
             }
