@@ -67,8 +67,7 @@ impl Publisher {
         let mut options = ConnectOptions::new()
             .name("audit-relay")
             .retry_on_initial_connect()
-            .max_reconnects(None)
-            .event_callback(|event| async move { info!(%event, "nats connection event") });
+            .max_reconnects(None);
         if let Some(creds) = &config.nats_creds {
             options = options
                 .credentials_file(creds)
@@ -76,7 +75,13 @@ impl Publisher {
                 .with_context(|| format!("cannot read NATS credentials {}", creds.display()))?;
         }
         let client = options
-            .connect(config.nats_url.as_str())
+            .connect(
+                config
+                    .nats_url
+                    .split(',')
+                    .map(str::trim)
+                    .collect::<Vec<_>>(),
+            )
             .await
             .context("invalid NATS URL")?;
         let jetstream = jetstream::ContextBuilder::new()
@@ -116,7 +121,9 @@ impl Publisher {
             tracing::warn!(stream = %self.settings.name, ?window,
                 "the stream's duplicate window is shorter than configured: replays after longer outages may be stored twice");
         }
-        self.stream_ready.store(true, Ordering::Release);
+        if !self.stream_ready.swap(true, Ordering::AcqRel) {
+            info!(stream = %self.settings.name, subjects = ?stream.cached_info().config.subjects, "stream ready");
+        }
         Ok(())
     }
 

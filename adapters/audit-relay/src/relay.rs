@@ -166,7 +166,10 @@ async fn prepare(shared: &Shared, shutdown: &CancellationToken) -> bool {
             .await
         };
         match attempt.await {
-            Ok(()) => return true,
+            Ok(()) => {
+                info!("audit store ready");
+                return true;
+            }
             Err(failure) => {
                 if failure_is_retried(shared, &failure, &mut backoff, shutdown).await {
                     continue;
