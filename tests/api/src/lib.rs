@@ -20,9 +20,17 @@ use uuid::Uuid;
 
 pub const DB_NAME: &str = "spintemp_test";
 
+/// The shared test database.
 pub fn db_url() -> String {
-    std::env::var("SPINTEMP_TEST_DB_URL")
-        .unwrap_or_else(|_| format!("postgres://postgres@127.0.0.1:5432/{DB_NAME}?sslmode=disable"))
+    db_url_for(DB_NAME)
+}
+
+/// Another database on the test server (`SPINTEMP_TEST_PG`, default the
+/// local one).
+pub fn db_url_for(name: &str) -> String {
+    let server = std::env::var("SPINTEMP_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+    format!("{server}/{name}?sslmode=disable")
 }
 
 pub fn redis_url() -> String {
@@ -93,24 +101,25 @@ async fn build_components() -> anyhow::Result<()> {
         .map(|_| ())
 }
 
-/// A fresh `spintemp_test` for each test process: dropped, created and
-/// migrated once, so every run starts from the migrations alone.
-async fn prepare_database() -> anyhow::Result<()> {
-    static PREPARED: OnceCell<()> = OnceCell::const_new();
-    PREPARED
-        .get_or_try_init(|| async {
-            let admin_url = db_url().replace(&format!("/{DB_NAME}?"), "/postgres?");
-            let admin = PgPool::connect(&admin_url).await?;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"))
-                .execute(&admin)
-                .await?;
-            admin.close().await;
-            spintemp_admin::migrate::create_database_if_missing(&db_url()).await?;
-            // One database holds both the app tables and the audit store here.
-            spintemp_admin::migrate::run(&db_url(), Some(&db_url())).await
-        })
-        .await
-        .map(|_| ())
+/// A fresh database for each test process: dropped, created and migrated
+/// (app and audit store in one database), so every run starts from the
+/// migrations alone.
+async fn prepare_database(name: &str) -> anyhow::Result<()> {
+    static PREPARED: tokio::sync::Mutex<Vec<String>> = tokio::sync::Mutex::const_new(Vec::new());
+    let mut prepared = PREPARED.lock().await;
+    if prepared.iter().any(|n| n == name) {
+        return Ok(());
+    }
+    let admin = PgPool::connect(&db_url_for("postgres")).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    let url = db_url_for(name);
+    spintemp_admin::migrate::create_database_if_missing(&url).await?;
+    spintemp_admin::migrate::run(&url, Some(&url)).await?;
+    prepared.push(name.to_owned());
+    Ok(())
 }
 
 pub struct TestApp {
@@ -128,15 +137,22 @@ pub async fn app() -> &'static TestApp {
 }
 
 impl TestApp {
-    /// A new app instance; `overrides` replace variables (e.g. a Redis that
-    /// is down). The database is created and migrated if needed.
+    /// A new app instance on the shared database; `overrides` replace
+    /// variables (e.g. a Redis that is down).
     pub async fn start(overrides: &[(&str, &str)]) -> anyhow::Result<TestApp> {
+        TestApp::start_in(DB_NAME, overrides).await
+    }
+
+    /// A new app instance on its own database `db_name`, for tests that
+    /// must see every row of it (e.g. with a relay draining the outbox).
+    pub async fn start_in(db_name: &str, overrides: &[(&str, &str)]) -> anyhow::Result<TestApp> {
         build_components().await?;
-        prepare_database().await?;
+        prepare_database(db_name).await?;
+        let db_url = db_url_for(db_name);
         let keys = spintemp_admin::keys::generate();
         let mut variables = vec![
-            ("db_url".to_owned(), db_url()),
-            ("audit_db_url".to_owned(), db_url()),
+            ("db_url".to_owned(), db_url.clone()),
+            ("audit_db_url".to_owned(), db_url.clone()),
             ("redis_url".to_owned(), redis_url()),
             ("jwt_public_key".to_owned(), keys.public_pem.clone()),
         ];
@@ -149,7 +165,7 @@ impl TestApp {
             HostOptions { variables },
         )
         .await?;
-        let db = PgPool::connect(&db_url()).await?;
+        let db = PgPool::connect(&db_url).await?;
         let redis = redis::Client::open(redis_url())?;
         Ok(TestApp {
             app,

@@ -8,3 +8,4 @@ mod customers;
 mod failures;
 mod hostile;
 mod listing;
+mod trail;
