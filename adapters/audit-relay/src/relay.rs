@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::backoff::Backoff;
 use crate::config::Config;
@@ -110,6 +110,7 @@ async fn supervise(
     shutdown: CancellationToken,
 ) -> Result<()> {
     let server = tokio::spawn(http::serve(listener, shared.clone(), shutdown.clone()));
+    let mut outcome = Ok(());
     if prepare(&shared, &shutdown).await {
         shared.health.set_ready();
         let listen = tokio::spawn(listen(shared.clone(), shutdown.clone()));
@@ -117,7 +118,20 @@ async fn supervise(
         for id in 0..shared.config.workers {
             workers.spawn(worker(id, shared.clone(), shutdown.clone()));
         }
-        shutdown.cancelled().await;
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => {}
+            Some(ended) = workers.join_next() => {
+                // Workers return only on shutdown, which may have raced this
+                // branch; otherwise a bug ended one. Exiting lets the
+                // orchestrator restart the relay instead of running short.
+                if !shutdown.is_cancelled() {
+                    error!(?ended, "a relay worker stopped unexpectedly; stopping the relay");
+                    outcome = Err(anyhow::anyhow!("a relay worker stopped unexpectedly"));
+                    shutdown.cancel();
+                }
+            }
+        }
         info!("shutting down: finishing the batches in hand");
         if tokio::time::timeout(shared.config.shutdown_grace, workers.join_all())
             .await
@@ -136,7 +150,7 @@ async fn supervise(
     shared.listen_pool.close().await;
     let _ = server.await;
     info!("audit relay stopped");
-    Ok(())
+    outcome
 }
 
 /// Migrates the store and applies its policies, retrying until it works.
@@ -165,7 +179,11 @@ async fn prepare(shared: &Shared, shutdown: &CancellationToken) -> bool {
             )
             .await
         };
-        match attempt.await {
+        let attempted = tokio::select! {
+            attempted = attempt => attempted,
+            _ = shutdown.cancelled() => return false,
+        };
+        match attempted {
             Ok(()) => {
                 info!("audit store ready");
                 return true;
