@@ -17,7 +17,8 @@ fn every_change_reaches_the_audit_api_once_in_order() {
         // over the same subjects.
         let tag = uuid::Uuid::now_v7().simple().to_string();
         let mut config = Config::with_urls(&db_url, &db_url, "nats://127.0.0.1:4222");
-        config.stream = format!("TRAIL_{tag}");
+        let stream = format!("TRAIL_{tag}");
+        config.stream = stream.clone();
         config.subject_prefix = format!("trail{tag}");
         config.listen = "127.0.0.1:0".parse().unwrap();
         let shutdown = CancellationToken::new();
@@ -70,6 +71,18 @@ fn every_change_reaches_the_audit_api_once_in_order() {
         };
         shutdown.cancel();
         relay.wait().await.unwrap();
+        let nats = async_nats::connect("nats://127.0.0.1:4222").await.unwrap();
+        let stream_messages = async_nats::jetstream::new(nats.clone())
+            .get_stream(&stream)
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .state
+            .messages;
+        async_nats::jetstream::new(nats).delete_stream(&stream).await.unwrap();
+        assert_eq!(stream_messages, 3, "one message per change in JetStream");
 
         let actions: Vec<&str> = events
             .iter()
