@@ -7,7 +7,7 @@
 mod routes;
 
 use kit::{ApiError, Ctx, Reply};
-use spin_sdk::http::{IncomingRequest, Request, Response};
+use spin_sdk::http::{IncomingRequest, Method, Request, Response};
 use spin_sdk::http_component;
 
 #[http_component]
@@ -15,7 +15,17 @@ async fn handle(req: IncomingRequest) -> Response {
     kit::run_async(req, "gateway", forward).await
 }
 
+/// The OpenAPI 3.1 description of every route (tested against the route
+/// table, so the two cannot drift apart).
+const OPENAPI: &str = include_str!("../api/openapi.json");
+
 async fn forward(ctx: Ctx) -> Result<Reply, ApiError> {
+    if ctx.path == "/api/openapi.json" {
+        return match ctx.method {
+            Method::Get => Ok(Reply::json_bytes(200, OPENAPI.as_bytes().to_vec())),
+            _ => Err(ApiError::MethodNotAllowed("GET")),
+        };
+    }
     let operation = routes::resolve(&ctx.method.to_string(), &ctx.path)?;
     let path_and_query = if ctx.query.is_empty() {
         ctx.path.clone()

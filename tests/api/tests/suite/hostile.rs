@@ -220,3 +220,17 @@ fn unknown_routes_and_methods_are_problems() {
         assert_eq!(res.header("allow"), Some("GET, POST"));
     })
 }
+
+#[test]
+fn the_openapi_document_is_served_without_a_token() {
+    block_on(async {
+        let app = app().await;
+        let res = app.call("GET", "/api/openapi.json").send().await;
+        assert_eq!(res.status, 200);
+        assert_eq!(res.header("content-type"), Some("application/json"));
+        let doc = res.json();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert!(doc["paths"]["/api/customers/{id}"]["put"].is_object());
+        app.call("POST", "/api/openapi.json").send().await.problem(405);
+    })
+}
