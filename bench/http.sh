@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# HTTP benchmark of the customers API: the real app (spin.toml, gateway +
+# operation components) on the wasmtime test host, driven by wrk.
+#
+#   bench/http.sh [--duration SECONDS] [--connections "1 32"] [--customers N]
+#                 [--scenarios "get-warm get-cold list create"] [--no-build]
+#
+# Prints a Markdown table (requests/s, p50/p99 latency, non-2xx) and the size
+# of every component's .wasm. Exits non-zero if any request failed. Uses its
+# own database (dropped and recreated on every run) and only Redis keys of
+# the customers it created, so it never disturbs the tests. See BENCHMARKS.md.
+#
+# Environment: BENCH_PG_SERVER (127.0.0.1:5432), BENCH_REDIS_SERVER
+# (127.0.0.1:6379), BENCH_DB_NAME (spintemp_bench), BENCH_WRK_THREADS (2).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_DIR="$ROOT/bench"
+
+DURATION=10
+CONNECTIONS="1 32"
+CUSTOMERS=50000
+SCENARIOS="get-warm get-cold list create"
+BUILD=1
+WARM_IDS=16
+# wrk threads for the multi-connection runs: one per core is wrk's advice,
+# and on 2 cores wrk competes with the host, Postgres and Redis anyway.
+WRK_THREADS=${BENCH_WRK_THREADS:-2}
+PG_SERVER=${BENCH_PG_SERVER:-127.0.0.1:5432}
+REDIS_SERVER=${BENCH_REDIS_SERVER:-127.0.0.1:6379}
+DB_NAME=${BENCH_DB_NAME:-spintemp_bench}
+
+usage() {
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit "${1:-0}"
+}
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --duration) DURATION=$2; shift 2 ;;
+        --connections) CONNECTIONS=$2; shift 2 ;;
+        --customers) CUSTOMERS=$2; shift 2 ;;
+        --scenarios) SCENARIOS=$2; shift 2 ;;
+        --no-build) BUILD=0; shift ;;
+        -h | --help) usage 0 ;;
+        *) echo "unknown option: $1" >&2; usage 2 >&2 ;;
+    esac
+done
+
+PG_ADMIN_URL="postgres://postgres@$PG_SERVER/postgres?sslmode=disable"
+DB_URL="postgres://postgres@$PG_SERVER/$DB_NAME?sslmode=disable"
+REDIS_URL="redis://$REDIS_SERVER"
+
+log() { echo "bench: $*" >&2; }
+
+WORK=$(mktemp -d -t spintemp-bench.XXXXXX)
+HOST_PID=""
+cleanup() {
+    if [[ -n "$HOST_PID" ]]; then
+        kill "$HOST_PID" 2>/dev/null || true
+        wait "$HOST_PID" 2>/dev/null || true
+    fi
+    # The cache entries this run made; every other key belongs to someone else.
+    if [[ -s "$WORK/all-ids" ]]; then
+        sed 's/^/spintemp:customer:/' "$WORK/all-ids" | xargs -r -n 1000 redis-cli -u "$REDIS_URL" DEL >/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ensure_tools() {
+    local missing=()
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v psql >/dev/null || missing+=(postgresql-client)
+    command -v redis-cli >/dev/null || missing+=(redis-tools)
+    command -v curl >/dev/null || missing+=(curl)
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        log "installing ${missing[*]}"
+        apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+# The components named in spin.toml, as `<component id> <wasm path>` lines.
+components() {
+    awk '
+        /^\[component\.[^.]+\]$/ { id = $1; gsub(/^\[component\.|\]$/, "", id) }
+        /^source = / && id != "" { src = $3; gsub(/"/, "", src); print id, src; id = "" }
+    ' "$ROOT/spin.toml"
+}
+
+build() {
+    local packages=()
+    # Each build command in spin.toml ends in `-p <package>`: build them all
+    # in one cargo run, like tests/api does.
+    while read -r package; do
+        packages+=(-p "$package")
+    done < <(sed -n 's/^command = "cargo build .* -p \([A-Za-z0-9_-]*\)"$/\1/p' "$ROOT/spin.toml")
+    log "building $((${#packages[@]} / 2)) components (release) and the host (--profile native)"
+    (cd "$ROOT" && cargo build -q --target wasm32-wasip2 --release "${packages[@]}")
+    (cd "$ROOT" && cargo build -q --profile native -p spintemp-host -p spintemp-admin)
+}
+
+admin() { "$ROOT/target/native/spintemp-admin" "$@"; }
+
+create_database() {
+    log "recreating database $DB_NAME"
+    psql -q -X -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)"
+    # The app database doubles as the audit store, as spin.toml allows.
+    admin migrate --db-url "$DB_URL" --audit-db-url "$DB_URL" --create-database 2>"$WORK/migrate.log" || {
+        cat "$WORK/migrate.log" >&2
+        return 1
+    }
+}
+
+# Each in-flight request holds one pooled Postgres connection, and the tests
+# share the server: refuse to start if the busiest run could exhaust it.
+check_connection_headroom() {
+    local needed=0 connections free
+    for connections in $CONNECTIONS; do ((connections > needed)) && needed=$connections; done
+    free=$(psql -X -A -t "$PG_ADMIN_URL" \
+        -c "SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity")
+    if ((free < needed + 5)); then
+        log "Postgres has $free free connections; $needed concurrent requests need $needed (+5 spare)"
+        return 1
+    fi
+}
+
+# Customers in the shape customers-create writes them: UUIDv7 ids in time
+# order, a unique code, one year of validity. (Their outbox rows are left
+# out: no scenario reads the outbox.)
+seed_customers() {
+    log "seeding $CUSTOMERS customers"
+    psql -q -X -v ON_ERROR_STOP=1 "$DB_URL" <<SQL
+INSERT INTO customers (id, code, name, extra_fields, valid_from, valid_thru, created_by, updated_by)
+SELECT (lpad(to_hex(start_ms + n), 12, '0') || '7' || substr(md5(random()::text), 1, 3)
+        || to_hex(8 + floor(random() * 4)::int) || substr(md5(random()::text), 1, 15))::uuid,
+       'seed-' || n, 'Seed customer ' || n, '{"source": "seed"}'::jsonb,
+       now(), now() + interval '1 year', actor, actor
+FROM generate_series(1, $CUSTOMERS) AS n,
+     (SELECT (extract(epoch FROM now()) * 1000)::bigint - $CUSTOMERS AS start_ms,
+             gen_random_uuid() AS actor) AS s;
+ANALYZE customers;
+SQL
+    psql -X -A -t "$DB_URL" -c "SELECT id FROM customers ORDER BY id" >"$WORK/all-ids"
+    head -n "$WARM_IDS" "$WORK/all-ids" >"$WORK/warm-ids"
+    tail -n +"$((WARM_IDS + 1))" "$WORK/all-ids" >"$WORK/cold-ids"
+}
+
+start_host() {
+    admin keygen --out-dir "$WORK/keys" >/dev/null 2>&1
+    # Tokens outlive the whole run; verifying them is part of every request.
+    TOKEN=$(admin token --private-key "$WORK/keys/jwt_private.pem" --ttl-seconds 86400)
+    log "starting the test host"
+    # Port 0: the host picks a free port and prints it.
+    (cd "$ROOT" && exec "$ROOT/target/native/spintemp-host" --manifest spin.toml --listen 127.0.0.1:0 \
+        --variable "db_url=$DB_URL" --variable "db_host=$PG_SERVER" \
+        --variable "audit_db_url=$DB_URL" --variable "audit_db_host=$PG_SERVER" \
+        --variable "redis_url=$REDIS_URL" --variable "redis_host=$REDIS_SERVER" \
+        --variable "jwt_public_key=$(cat "$WORK/keys/jwt_public.pem")" \
+        --variable "cache_ttl_seconds=3600") >"$WORK/host.log" 2>&1 &
+    HOST_PID=$!
+    local waited=0
+    until BASE_URL=$(sed -n 's/^Serving \(http:[^ ]*\)$/\1/p' "$WORK/host.log") && [[ -n "$BASE_URL" ]]; do
+        if ! kill -0 "$HOST_PID" 2>/dev/null || ((waited++ > 300)); then
+            cat "$WORK/host.log" >&2
+            log "the host did not start"
+            return 1
+        fi
+        sleep 0.2
+    done
+    curl -fsS "$BASE_URL/api/health" >/dev/null
+    log "host up at $BASE_URL"
+}
+
+get() {
+    curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE_URL$1"
+}
+
+redis_count_cached() {
+    sed 's/^/spintemp:customer:/' "$1" | xargs -r -n 1000 redis-cli -u "$REDIS_URL" EXISTS |
+        awk '{ n += $1 } END { print n + 0 }'
+}
+
+prepare_get_warm() {
+    while read -r id; do get "/api/customers/$id"; done <"$WORK/warm-ids"
+    local cached
+    cached=$(redis_count_cached "$WORK/warm-ids")
+    [[ "$cached" == "$WARM_IDS" ]] || { log "only $cached of $WARM_IDS warm ids are cached"; return 1; }
+    export BENCH_IDS_FILE="$WORK/warm-ids"
+}
+
+prepare_get_cold() {
+    sed 's/^/spintemp:customer:/' "$WORK/cold-ids" | xargs -r -n 1000 redis-cli -u "$REDIS_URL" DEL >/dev/null
+    local cached
+    cached=$(redis_count_cached "$WORK/cold-ids")
+    [[ "$cached" == 0 ]] || { log "$cached cold ids are still cached"; return 1; }
+    export BENCH_IDS_FILE="$WORK/cold-ids"
+}
+
+# Every miss fills the cache, so after a cold run the cached cold ids are the
+# distinct ids asked for: one per completed request, plus at most one per
+# connection whose response wrk stopped waiting for at the deadline. Fewer
+# means some id was asked twice (or the cache was not filled).
+check_cold_run() {
+    local requests=$1 connections=$2 cached
+    cached=$(redis_count_cached "$WORK/cold-ids")
+    if ((cached < requests || cached > requests + connections)); then
+        log "cold run: $requests requests but $cached ids cached afterwards"
+        return 1
+    fi
+}
+
+prepare_list() { get "/api/customers"; }
+
+prepare_create() { export BENCH_CODE_PREFIX="b$(date +%s)$RANDOM"; }
+
+ROWS=()
+FAILED=0
+
+# run_scenario NAME CONNECTIONS: one wrk run; appends a table row.
+run_scenario() {
+    local name=$1 connections=$2 threads
+    threads=$((connections < WRK_THREADS ? connections : WRK_THREADS))
+    "prepare_${name//-/_}"
+    export BENCH_THREADS=$threads
+    log "$name, $connections connection(s), ${DURATION}s"
+    local out="$WORK/$name-c$connections.txt"
+    wrk --latency --timeout 10s -t "$threads" -c "$connections" -d "${DURATION}s" \
+        -s "$BENCH_DIR/$name.lua" "$BASE_URL" >"$out" 2>&1 || { cat "$out" >&2; return 1; }
+    local line
+    line=$(grep '^BENCH ' "$out") || { cat "$out" >&2; return 1; }
+    # BENCH key=value ... → shell variables r_<key>
+    local kv
+    for kv in ${line#BENCH }; do local "r_${kv%%=*}=${kv#*=}"; done
+    local note=""
+    if ((r_exhausted_threads > 0)); then
+        note=" (ran out of uncached ids: raise --customers)"
+        FAILED=1
+    fi
+    if ((r_non2xx > 0 || r_socket_errors > 0)); then
+        FAILED=1
+        grep '^FAILURE ' "$out" >&2 || true
+    fi
+    if [[ "$name" == get-cold ]]; then
+        check_cold_run "$r_requests" "$connections" || FAILED=1
+    fi
+    ROWS+=("| $(describe "$name")$note | $connections | $r_requests | $r_rps | $r_p50_ms | $r_p99_ms | $r_non2xx | $r_socket_errors |")
+}
+
+describe() {
+    case "$1" in
+        get-warm) echo "GET /api/customers/:id, warm cache ($WARM_IDS ids)" ;;
+        get-cold) echo "GET /api/customers/:id, cold cache (each id once)" ;;
+        list) echo "GET /api/customers (first page, 50)" ;;
+        create) echo "POST /api/customers" ;;
+    esac
+}
+
+load_average() { cut -d' ' -f1 /proc/loadavg; }
+
+print_report() {
+    echo
+    echo "### HTTP, ${DURATION}s per run, $(nproc) cores, $CUSTOMERS customers"
+    echo
+    echo "Load average (1 min) before the runs: $LOAD_BEFORE, after: $(load_average)."
+    echo
+    echo "| scenario | connections | requests | req/s | p50 ms | p99 ms | non-2xx | socket errors |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    printf '%s\n' "${ROWS[@]}"
+    echo
+    echo "### Component sizes (wasm32-wasip2, release)"
+    echo
+    echo "| component | .wasm | bytes | KiB |"
+    echo "| --- | --- | ---: | ---: |"
+    local id path bytes
+    while read -r id path; do
+        bytes=$(stat -c %s "$ROOT/$path")
+        echo "| $id | $(basename "$path") | $bytes | $((bytes / 1024)) |"
+    done < <(components)
+}
+
+main() {
+    local started=$SECONDS
+    ensure_tools
+    if ((BUILD)); then build; fi
+    check_connection_headroom
+    create_database
+    seed_customers
+    start_host
+    LOAD_BEFORE=$(load_average)
+    if awk -v l="$LOAD_BEFORE" 'BEGIN { exit !(l > 1) }'; then
+        log "warning: load average $LOAD_BEFORE: something else is using the CPU, figures will be low"
+    fi
+    export BENCH_LUA_DIR="$BENCH_DIR" BENCH_TOKEN="$TOKEN"
+    local name connections
+    for name in $SCENARIOS; do
+        [[ -f "$BENCH_DIR/$name.lua" ]] || { log "no scenario $name"; exit 2; }
+        for connections in $CONNECTIONS; do
+            run_scenario "$name" "$connections"
+        done
+    done
+    print_report
+    log "done in $((SECONDS - started))s"
+    if ((FAILED)); then
+        log "some requests failed or the cold run ran out of ids: the figures above are not valid"
+        exit 1
+    fi
+}
+
+main
