@@ -321,7 +321,7 @@ run_pass() {
     log "pass '$name': $examples examples per operation, seed $SEED"
     local status=0
     # shellcheck disable=SC2086 # extra_env is a list of NAME=VALUE words
-    (cd "$WORK" && env SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$FUZZ_DIR" $extra_env \
+    (cd "$WORK" && env SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$FUZZ_DIR" PYTHONDONTWRITEBYTECODE=1 $extra_env \
         timeout "$PASS_TIMEOUT" "$VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" \
         run "$location" "${url_option[@]}" \
         --header "Authorization: Bearer $token" \
