@@ -29,11 +29,16 @@ impl AuditCursor {
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
+    /// `None` unless 24 bytes of base64url. The instant is clamped to the
+    /// years 1–9999, which Postgres can hold: a cursor beyond them selects
+    /// the same page as one at the edge.
     pub fn decode(s: &str) -> Option<AuditCursor> {
+        const FIRST: i64 = -62_135_596_800_000_000; // 0001-01-01T00:00:00Z
+        const LAST: i64 = 253_402_300_799_999_999; // 9999-12-31T23:59:59.999999Z
         let bytes = URL_SAFE_NO_PAD.decode(s).ok()?;
         let (micros, id) = bytes.split_at_checked(8)?;
         Some(AuditCursor {
-            occurred_at_micros: i64::from_be_bytes(micros.try_into().ok()?),
+            occurred_at_micros: i64::from_be_bytes(micros.try_into().ok()?).clamp(FIRST, LAST),
             id: Uuid::from_slice(id).ok()?,
         })
     }
@@ -120,6 +125,14 @@ mod tests {
         };
         assert_eq!(AuditCursor::decode(&c.encode()), Some(c));
         assert_eq!(AuditCursor::decode("short"), None);
+        // Well-formed, but far outside the years Postgres can hold.
+        let far = AuditCursor {
+            occurred_at_micros: i64::MAX,
+            id: Uuid::nil(),
+        };
+        let decoded = AuditCursor::decode(&far.encode()).unwrap();
+        let last = DateTime::<Utc>::from_timestamp_micros(decoded.occurred_at_micros).unwrap();
+        assert_eq!(last.to_rfc3339(), "9999-12-31T23:59:59.999999+00:00");
     }
 
     #[test]

@@ -82,6 +82,15 @@ pub fn extra_fields_field(f: &mut Fields<'_>) -> Option<Map<String, Value>> {
             f.error("extraFields", "must not contain NUL characters");
             None
         }
+        Some(Value::Object(map))
+            if crate::text::json_has_huge_number(&Value::Object(map.clone())) =>
+        {
+            f.error(
+                "extraFields",
+                "numbers must be smaller than 1e308 in magnitude",
+            );
+            None
+        }
         Some(Value::Object(map)) => {
             let size = serde_json::to_vec(map)
                 .map(|v| v.len())
@@ -146,6 +155,21 @@ mod tests {
         .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["name", "extraFields"]);
+    }
+
+    #[test]
+    fn refuses_numbers_postgres_cannot_give_back() {
+        let errors = CustomerDraft::parse(
+            &json!({"code": "a", "name": "A", "extraFields": {"n": [1.7976931348623157e308]}}),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(errors[0].field, "extraFields");
+        assert!(CustomerDraft::parse(
+            &json!({"code": "a", "name": "A", "extraFields": {"n": 1.7e307}}),
+            now()
+        )
+        .is_ok());
     }
 
     #[test]

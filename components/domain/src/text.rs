@@ -31,6 +31,21 @@ pub fn json_has_nul(value: &serde_json::Value) -> bool {
     }
 }
 
+/// jsonb keeps numbers as exact decimals and prints them back in full; near
+/// f64::MAX that text no longer parses as a JSON number on the way out, so
+/// such a record could be written but never read again.
+pub fn json_has_huge_number(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => n
+            .as_f64()
+            .is_none_or(|f| !f.is_finite() || f.abs() >= 1e308),
+        Value::Array(items) => items.iter().any(json_has_huge_number),
+        Value::Object(map) => map.values().any(json_has_huge_number),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! `validFrom` / `validThru`, the period every record is valid for.
 
 use crate::fields::Fields;
-use chrono::{DateTime, Months, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, SecondsFormat, Utc};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,13 +24,18 @@ impl Validity {
         let thru = match (thru, from) {
             (Err(()), _) | (Ok(None), None) => None,
             (Ok(Some(thru)), _) => Some(thru),
-            (Ok(None), Some(from)) => match from.checked_add_months(Months::new(12)) {
-                Some(thru) => Some(thru),
-                None => {
-                    fields.error("validFrom", "is too far in the future");
-                    None
+            (Ok(None), Some(from)) => {
+                match from.checked_add_months(Months::new(12)).filter(in_range) {
+                    Some(thru) => Some(thru),
+                    None => {
+                        fields.error(
+                            "validFrom",
+                            "is too late for the default validThru (a year later); give validThru",
+                        );
+                        None
+                    }
                 }
-            },
+            }
         };
         let (from, thru) = (from?, thru?);
         if thru <= from {
@@ -68,8 +73,12 @@ fn instant_field(fields: &mut Fields<'_>, name: &'static str) -> Result<Option<D
 /// library can hold).
 pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
     let t = DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc);
-    let year = t.format("%Y").to_string().parse::<i32>().ok()?;
-    (1..=9999).contains(&year).then_some(t)
+    in_range(&t).then_some(t)
+}
+
+/// Years 1–9999, UTC.
+pub fn in_range(t: &DateTime<Utc>) -> bool {
+    (1..=9999).contains(&t.year())
 }
 
 /// `validOn=` accepts an instant or a calendar date (midnight UTC).
@@ -128,6 +137,16 @@ mod tests {
         .unwrap_err();
         assert_eq!(errors[0].field, "validThru");
         assert_eq!(errors[0].message, "must be after validFrom");
+    }
+
+    #[test]
+    fn a_default_valid_thru_past_year_9999_is_refused_not_sent() {
+        let errors = parse(json!({"validFrom": "9999-06-01T00:00:00Z"})).unwrap_err();
+        assert_eq!(errors[0].field, "validFrom");
+        assert!(parse(
+            json!({"validFrom": "9999-06-01T00:00:00Z", "validThru": "9999-12-31T23:59:59Z"})
+        )
+        .is_ok());
     }
 
     #[test]

@@ -231,6 +231,42 @@ fn the_openapi_document_is_served_without_a_token() {
         let doc = res.json();
         assert_eq!(doc["openapi"], "3.1.0");
         assert!(doc["paths"]["/api/customers/{id}"]["put"].is_object());
-        app.call("POST", "/api/openapi.json").send().await.problem(405);
+        app.call("POST", "/api/openapi.json")
+            .send()
+            .await
+            .problem(405);
+    })
+}
+
+/// Found by tests/fuzz: each of these once answered 500.
+#[test]
+fn edge_values_found_by_fuzzing_are_4xx_or_served() {
+    block_on(async {
+        let app = app().await;
+        let (_, token) = app.token(false);
+        let (_, admin) = app.token(true);
+        // A default validThru a year after 9999-06-01 would be year 10000.
+        let res = app
+            .call("POST", "/api/customers")
+            .bearer(&token)
+            .json(&json!({"code": unique_code("far"), "name": "x", "validFrom": "9999-06-01T00:00:00Z"}))
+            .send()
+            .await;
+        assert_eq!(res.problem(422)["errors"][0]["field"], "validFrom");
+        // jsonb would store it, then fail to give it back on every read.
+        let res = app
+            .call("POST", "/api/customers")
+            .bearer(&token)
+            .json(&json!({"code": unique_code("huge"), "name": "x", "extraFields": {"n": 1.7976931348623157e308}}))
+            .send()
+            .await;
+        assert_eq!(res.problem(422)["errors"][0]["field"], "extraFields");
+        // A well-formed audit cursor far outside Postgres's years.
+        let res = app
+            .call("GET", "/api/audit?cursor=f_______________________________")
+            .bearer(&admin)
+            .send()
+            .await;
+        assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
     })
 }

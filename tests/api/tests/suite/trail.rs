@@ -81,7 +81,10 @@ fn every_change_reaches_the_audit_api_once_in_order() {
             .unwrap()
             .state
             .messages;
-        async_nats::jetstream::new(nats).delete_stream(&stream).await.unwrap();
+        async_nats::jetstream::new(nats)
+            .delete_stream(&stream)
+            .await
+            .unwrap();
         assert_eq!(stream_messages, 3, "one message per change in JetStream");
 
         let actions: Vec<&str> = events
