@@ -15,6 +15,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../scripts/lib/test-host.sh
+source "$ROOT/scripts/lib/test-host.sh"
 BENCH_DIR="$ROOT/bench"
 
 DURATION=10
@@ -146,31 +148,6 @@ SQL
     tail -n +"$((WARM_IDS + 1))" "$WORK/all-ids" >"$WORK/cold-ids"
 }
 
-start_host() {
-    admin keygen --out-dir "$WORK/keys" >/dev/null 2>&1
-    # Tokens outlive the whole run; verifying them is part of every request.
-    TOKEN=$(admin token --private-key "$WORK/keys/jwt_private.pem" --ttl-seconds 86400)
-    log "starting the test host"
-    # Port 0: the host picks a free port and prints it.
-    (cd "$ROOT" && exec "$ROOT/target/native/spintemp-host" --manifest spin.toml --listen 127.0.0.1:0 \
-        --variable "db_url=$DB_URL" --variable "db_host=$PG_SERVER" \
-        --variable "audit_db_url=$DB_URL" --variable "audit_db_host=$PG_SERVER" \
-        --variable "redis_url=$REDIS_URL" --variable "redis_host=$REDIS_SERVER" \
-        --variable "jwt_public_key=$(cat "$WORK/keys/jwt_public.pem")" \
-        --variable "cache_ttl_seconds=3600") >"$WORK/host.log" 2>&1 &
-    HOST_PID=$!
-    local waited=0
-    until BASE_URL=$(sed -n 's/^Serving \(http:[^ ]*\)$/\1/p' "$WORK/host.log") && [[ -n "$BASE_URL" ]]; do
-        if ! kill -0 "$HOST_PID" 2>/dev/null || ((waited++ > 300)); then
-            cat "$WORK/host.log" >&2
-            log "the host did not start"
-            return 1
-        fi
-        sleep 0.2
-    done
-    curl -fsS "$BASE_URL/api/health" >/dev/null
-    log "host up at $BASE_URL"
-}
 
 get() {
     curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE_URL$1"
@@ -286,7 +263,11 @@ main() {
     check_connection_headroom
     create_database
     seed_customers
-    start_host
+    admin keygen --out-dir "$WORK/keys" >/dev/null 2>&1
+    # Tokens outlive the whole run; verifying them is part of every request.
+    TOKEN=$(admin token --private-key "$WORK/keys/jwt_private.pem" --ttl-seconds 86400)
+    # Warm entries must stay warm however long the runs.
+    start_host --variable cache_ttl_seconds=3600
     LOAD_BEFORE=$(load_average)
     if awk -v l="$LOAD_BEFORE" 'BEGIN { exit !(l > 1) }'; then
         log "warning: load average $LOAD_BEFORE: something else is using the CPU, figures will be low"

@@ -45,8 +45,10 @@ def _validity_in_order(body: dict) -> bool:
     """False only when the app must refuse the pair with "validThru must be after validFrom"."""
     raw_from, raw_thru = body.get("validFrom"), body.get("validThru")
     if raw_thru is None:
-        # The default, a year after validFrom, is always after it.
-        return True
+        # The default is a year after validFrom; from year 9999 on that year
+        # does not exist, and the app asks for an explicit validThru (422).
+        start = _instant(raw_from)
+        return start is None or start < datetime(9999, 1, 1, tzinfo=timezone.utc)
     start = datetime.now(timezone.utc) if raw_from is None else _instant(raw_from)
     end = _instant(raw_thru)
     if start is None or end is None:

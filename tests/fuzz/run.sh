@@ -23,6 +23,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../../scripts/lib/test-host.sh
+source "$ROOT/scripts/lib/test-host.sh"
 FUZZ_DIR="$ROOT/tests/fuzz"
 
 BUILD=1
@@ -197,27 +199,6 @@ make_tokens() {
     FOREIGN_TOKEN=$(admin token --private-key "$WORK/other-keys/jwt_private.pem" --admin --ttl-seconds 86400)
 }
 
-start_host() {
-    log "starting the test host"
-    # Port 0: the host picks a free port and prints it.
-    (cd "$ROOT" && exec "$ROOT/target/native/spintemp-host" --manifest spin.toml --listen 127.0.0.1:0 \
-        --variable "db_url=$DB_URL" --variable "db_host=$PG_SERVER" \
-        --variable "audit_db_url=$DB_URL" --variable "audit_db_host=$PG_SERVER" \
-        --variable "redis_url=$REDIS_URL" --variable "redis_host=$REDIS_SERVER" \
-        --variable "jwt_public_key=$(cat "$WORK/keys/jwt_public.pem")") >"$WORK/host.log" 2>&1 &
-    HOST_PID=$!
-    local waited=0
-    until BASE_URL=$(sed -n 's/^Serving \(http:[^ ]*\)$/\1/p' "$WORK/host.log") && [[ -n "$BASE_URL" ]]; do
-        if ! kill -0 "$HOST_PID" 2>/dev/null || ((waited++ > 300)); then
-            cat "$WORK/host.log" >&2
-            log "the host did not start"
-            return 1
-        fi
-        sleep 0.2
-    done
-    curl -fsS "$BASE_URL/api/health" >/dev/null
-    log "host up at $BASE_URL"
-}
 
 start_relay() {
     log "starting audit-relay (stream $STREAM)"
