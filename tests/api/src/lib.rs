@@ -193,6 +193,15 @@ impl TestApp {
         }
     }
 
+    /// `POST /api/customers` with `body`, as the holder of `token`.
+    pub async fn create_customer(&self, token: &str, body: &Value) -> Reply {
+        self.call("POST", "/api/customers")
+            .bearer(token)
+            .json(body)
+            .send()
+            .await
+    }
+
     /// Outbox rows written by one request.
     pub async fn outbox_for_request(&self, request_id: &str) -> Vec<OutboxRow> {
         sqlx::query_as::<_, OutboxRow>(

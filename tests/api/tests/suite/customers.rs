@@ -95,12 +95,7 @@ fn duplicate_codes_conflict_case_insensitively_and_write_nothing() {
         let app = app().await;
         let (_, token) = app.token(false);
         let code = unique_code("dup");
-        let first = app
-            .call("POST", "/api/customers")
-            .bearer(&token)
-            .json(&customer(&code))
-            .send()
-            .await;
+        let first = app.create_customer(&token, &customer(&code)).await;
         assert_eq!(first.status, 201);
 
         let rid = request_id();
@@ -117,10 +112,7 @@ fn duplicate_codes_conflict_case_insensitively_and_write_nothing() {
 
         // Renaming another customer onto the taken code conflicts too.
         let other = app
-            .call("POST", "/api/customers")
-            .bearer(&token)
-            .json(&customer(&unique_code("o")))
-            .send()
+            .create_customer(&token, &customer(&unique_code("o")))
             .await;
         let other_id = other.json()["id"].as_str().unwrap().to_owned();
         let rid = request_id();
@@ -142,10 +134,7 @@ fn get_fills_the_cache_and_writes_invalidate_it() {
         let app = app().await;
         let (user, token) = app.token(false);
         let created = app
-            .call("POST", "/api/customers")
-            .bearer(&token)
-            .json(&customer(&unique_code("c")))
-            .send()
+            .create_customer(&token, &customer(&unique_code("c")))
             .await;
         let id = created.json()["id"].as_str().unwrap().to_owned();
         let path = format!("/api/customers/{id}");
@@ -232,12 +221,7 @@ fn if_match_guards_updates_and_deletes() {
         let app = app().await;
         let (_, token) = app.token(false);
         let code = unique_code("m");
-        let created = app
-            .call("POST", "/api/customers")
-            .bearer(&token)
-            .json(&customer(&code))
-            .send()
-            .await;
+        let created = app.create_customer(&token, &customer(&code)).await;
         let path = format!("/api/customers/{}", created.json()["id"].as_str().unwrap());
 
         for stale in ["\"7\"", "\"abc\"", "W/\"2\""] {
@@ -340,12 +324,7 @@ fn validation_names_every_bad_field() {
         );
         assert!(app.outbox_for_request(&rid).await.is_empty());
 
-        let res = app
-            .call("POST", "/api/customers")
-            .bearer(&token)
-            .json(&json!({}))
-            .send()
-            .await;
+        let res = app.create_customer(&token, &json!({})).await;
         let problem = res.problem(422);
         let fields: Vec<&str> = problem["errors"]
             .as_array()

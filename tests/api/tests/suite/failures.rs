@@ -50,10 +50,7 @@ fn redis_down_does_not_fail_reads_or_writes() {
         let (_, token) = app.token(false);
         let code = unique_code("nored");
         let created = app
-            .call("POST", "/api/customers")
-            .bearer(&token)
-            .json(&json!({"code": code, "name": "No Redis"}))
-            .send()
+            .create_customer(&token, &json!({"code": code, "name": "No Redis"}))
             .await;
         assert_eq!(created.status, 201);
         let path = format!("/api/customers/{}", created.json()["id"].as_str().unwrap());

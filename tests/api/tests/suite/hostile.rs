@@ -138,12 +138,7 @@ fn hostile_strings_are_stored_verbatim() {
         let app = app().await;
         let (_, token) = app.token(false);
         let name = "Robert'); DROP TABLE customers;-- <script>alert(1)</script> \u{202e}ü😀 %_\\";
-        let res = app
-            .call("POST", "/api/customers")
-            .bearer(&token)
-            .json(&json!({"code": unique_code("evil"), "name": name, "extraFields": {"$where": "1=1", "__proto__": {"x": 1}}}))
-            .send()
-            .await;
+        let res = app.create_customer(&token, &json!({"code": unique_code("evil"), "name": name, "extraFields": {"$where": "1=1", "__proto__": {"x": 1}}})).await;
         assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
         let id = res.json()["id"].as_str().unwrap().to_owned();
         let got = app
@@ -246,20 +241,10 @@ fn edge_values_found_by_fuzzing_are_4xx_or_served() {
         let (_, token) = app.token(false);
         let (_, admin) = app.token(true);
         // A default validThru a year after 9999-06-01 would be year 10000.
-        let res = app
-            .call("POST", "/api/customers")
-            .bearer(&token)
-            .json(&json!({"code": unique_code("far"), "name": "x", "validFrom": "9999-06-01T00:00:00Z"}))
-            .send()
-            .await;
+        let res = app.create_customer(&token, &json!({"code": unique_code("far"), "name": "x", "validFrom": "9999-06-01T00:00:00Z"})).await;
         assert_eq!(res.problem(422)["errors"][0]["field"], "validFrom");
         // jsonb would store it, then fail to give it back on every read.
-        let res = app
-            .call("POST", "/api/customers")
-            .bearer(&token)
-            .json(&json!({"code": unique_code("huge"), "name": "x", "extraFields": {"n": 1.7976931348623157e308}}))
-            .send()
-            .await;
+        let res = app.create_customer(&token, &json!({"code": unique_code("huge"), "name": "x", "extraFields": {"n": 1.7976931348623157e308}})).await;
         assert_eq!(res.problem(422)["errors"][0]["field"], "extraFields");
         // A well-formed audit cursor far outside Postgres's years.
         let res = app

@@ -14,10 +14,10 @@ fn pages_through_every_match_once_in_a_stable_order() {
         let mut created = Vec::new();
         for i in 0..7 {
             let res = app
-                .call("POST", "/api/customers")
-                .bearer(&token)
-                .json(&json!({"code": format!("{tag}-{i}"), "name": format!("Pager {tag} {i}")}))
-                .send()
+                .create_customer(
+                    &token,
+                    &json!({"code": format!("{tag}-{i}"), "name": format!("Pager {tag} {i}")}),
+                )
                 .await;
             assert_eq!(res.status, 201);
             created.push(res.json()["id"].as_str().unwrap().to_owned());
@@ -65,15 +65,15 @@ fn filters_by_name_code_and_validity() {
         .enumerate()
         {
             let res = app
-                .call("POST", "/api/customers")
-                .bearer(&token)
-                .json(&make(
-                    format!("{tag}-{i}"),
-                    format!("Filter {tag} 100%_{i}"),
-                    from,
-                    thru,
-                ))
-                .send()
+                .create_customer(
+                    &token,
+                    &make(
+                        format!("{tag}-{i}"),
+                        format!("Filter {tag} 100%_{i}"),
+                        from,
+                        thru,
+                    ),
+                )
                 .await;
             assert_eq!(res.status, 201);
         }
