@@ -60,9 +60,7 @@ async fn two_replicas_killed_with_sigkill_again_and_again_lose_and_repeat_nothin
             "graceful stop exits 0"
         );
     }
-    assert_outbox_empty(&app_pool).await;
-    assert_store_exact(&store_pool, &written).await;
-    assert_stream_exact(&stream, &written, false).await;
+    assert_relayed_exactly_once(&app_pool, &store_pool, &stream, &written, false).await;
     eprintln!("{kills} SIGKILLs, {} events", written.len());
 }
 
@@ -112,9 +110,7 @@ async fn nats_down_at_start_and_twice_during_the_load() {
         logged_failure(&relay_log, "publish") || logged_failure(&relay_log, "stream"),
         "the outages never reached the relay"
     );
-    assert_outbox_empty(&app_pool).await;
-    assert_store_exact(&store_pool, &written).await;
-    assert_stream_exact(&stream, &written, true).await;
+    assert_relayed_exactly_once(&app_pool, &store_pool, &stream, &written, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,7 +172,5 @@ async fn audit_store_and_outbox_database_refusing_connections() {
         logged_failure(&relay_log, "claim") || logged_failure(&relay_log, "commit"),
         "the outbox outage never reached the relay"
     );
-    assert_outbox_empty(&app_pool).await;
-    assert_store_exact(&store_pool, &written).await;
-    assert_stream_exact(&stream, &written, true).await;
+    assert_relayed_exactly_once(&app_pool, &store_pool, &stream, &written, true).await;
 }

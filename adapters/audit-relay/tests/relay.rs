@@ -181,9 +181,7 @@ async fn a_replayed_batch_changes_neither_store_nor_stream() {
     shutdown.cancel();
     relay.wait().await.unwrap();
 
-    assert_outbox_empty(&app_pool).await;
-    assert_store_exact(&store_pool, &written).await;
-    assert_stream_exact(&stream, &written, true).await;
+    assert_relayed_exactly_once(&app_pool, &store_pool, &stream, &written, true).await;
 }
 
 /// The audit migrations can run any number of times, concurrently, next to

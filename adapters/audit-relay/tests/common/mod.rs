@@ -282,6 +282,20 @@ pub async fn wait_drained(app: &PgPool, store: &PgPool, expected: usize, limit: 
     }
 }
 
+/// What every fault test ends with: nothing left behind, nothing lost,
+/// nothing repeated — in the store and in the stream.
+pub async fn assert_relayed_exactly_once(
+    app: &PgPool,
+    store: &PgPool,
+    stream: &TestStream,
+    written: &[Written],
+    in_object_order: bool,
+) {
+    assert_outbox_empty(app).await;
+    assert_store_exact(store, written).await;
+    assert_stream_exact(stream, written, in_object_order).await;
+}
+
 pub async fn assert_outbox_empty(app: &PgPool) {
     let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_outbox")
         .fetch_one(app)
