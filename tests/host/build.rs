@@ -31,6 +31,13 @@ fn main() {
     // goes away (e.g. a cleaned cargo cache).
     println!("cargo:rerun-if-changed={}", wit_dir.display());
 
+    // The same folder, for tests that check components against worlds built
+    // on these interfaces (tests/api's least-privilege checks).
+    println!(
+        "cargo:rustc-env=SPINTEMP_SPIN_SDK_WIT_DIR={}",
+        wit_dir.display()
+    );
+
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("spin_bindings.rs");
     fs::write(&out, bindings_source(&wit_dir)).expect("writing generated bindings");
 }

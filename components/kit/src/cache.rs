@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 pub struct Cache {
     conn: Option<Connection>,
-    ttl_seconds: i64,
 }
 
 /// `spintemp:<objectType>:<id>`: one key per record.
@@ -27,10 +26,7 @@ impl Cache {
                         None
                     }
                 });
-        Cache {
-            conn,
-            ttl_seconds: config::number_or("cache_ttl_seconds", 60).clamp(1, 86_400) as i64,
-        }
+        Cache { conn }
     }
 
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
@@ -41,13 +37,16 @@ impl Cache {
             .flatten()
     }
 
+    /// Only readers fill the cache, so only they read (and are given)
+    /// `cache_ttl_seconds`.
     pub fn put(&self, key: &str, value: &[u8]) {
         if let Some(conn) = &self.conn {
+            let ttl_seconds = config::number_or("cache_ttl_seconds", 60).clamp(1, 86_400) as i64;
             let args = [
                 RedisParameter::Binary(key.as_bytes().to_vec()),
                 RedisParameter::Binary(value.to_vec()),
                 RedisParameter::Binary(b"EX".to_vec()),
-                RedisParameter::Int64(self.ttl_seconds),
+                RedisParameter::Int64(ttl_seconds),
             ];
             if let Err(e) = conn.execute("SET", &args) {
                 eprintln!("cache put failed: {e}");

@@ -57,7 +57,7 @@ pub fn workspace_root() -> PathBuf {
 
 /// Builds every component like `spin build`: each `[component.*.build]`
 /// command of spin.toml, from the workspace root. Once per test process.
-async fn build_components() -> anyhow::Result<()> {
+pub async fn build_components() -> anyhow::Result<()> {
     static BUILT: OnceCell<()> = OnceCell::const_new();
     BUILT
         .get_or_try_init(|| async {

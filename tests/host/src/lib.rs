@@ -43,6 +43,10 @@ mod bindings {
     include!(concat!(env!("OUT_DIR"), "/spin_bindings.rs"));
 }
 
+/// The WIT folder of the spin-sdk 5.2 crate the components are built with,
+/// where the interfaces this host implements are defined.
+pub const SPIN_SDK_WIT_DIR: &str = env!("SPINTEMP_SPIN_SDK_WIT_DIR");
+
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::Path,

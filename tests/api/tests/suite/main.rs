@@ -8,4 +8,5 @@ mod customers;
 mod failures;
 mod hostile;
 mod listing;
+mod privileges;
 mod trail;

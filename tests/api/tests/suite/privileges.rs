@@ -1,0 +1,204 @@
+//! Least privilege, read off the built components instead of trusted: each
+//! component fits the world spin.toml names for it in `wit/`, imports every
+//! Spin API that world grants, may reach exactly the hosts those APIs need,
+//! and is given no variable it never asks for.
+
+use std::collections::BTreeSet;
+
+use api_tests::{block_on, build_components, workspace_root};
+use spintemp_host::manifest::{Component, ComponentSource, Manifest};
+use wit_parser::{decoding::DecodedWasm, Resolve, UnresolvedPackageGroup, WorldId};
+
+/// The Spin APIs that reach outside the component, and the
+/// `allowed_outbound_hosts` scheme(s) each needs. `None`: no host, but the
+/// component's `[variables]` table.
+const SPIN_APIS: [(&str, Option<&[&str]>); 4] = [
+    ("spin:postgres/postgres", Some(&["postgres"])),
+    ("fermyon:spin/redis", Some(&["redis", "rediss"])),
+    ("wasi:http/outgoing-handler", Some(&["http", "https"])),
+    ("fermyon:spin/variables", None),
+];
+
+struct Built {
+    id: String,
+    component: Component,
+    world: WorldId,
+    wasm: Vec<u8>,
+}
+
+/// spin-sdk's interfaces, then our worlds over them.
+fn worlds() -> Resolve {
+    let mut resolve = Resolve::default();
+    resolve
+        .push_dir(spintemp_host::SPIN_SDK_WIT_DIR)
+        .expect("the spin-sdk WIT folder resolves");
+    let ours =
+        UnresolvedPackageGroup::parse_dir(workspace_root().join("wit")).expect("wit/ parses");
+    resolve
+        .push_group(ours)
+        .expect("wit/ resolves against spin-sdk's interfaces");
+    resolve
+}
+
+/// Every component of spin.toml, built, with the world it names.
+fn built(resolve: &Resolve) -> Vec<Built> {
+    block_on(build_components()).expect("building the components");
+    let root = workspace_root();
+    let manifest: Manifest =
+        toml::from_str(&std::fs::read_to_string(root.join("spin.toml")).unwrap()).unwrap();
+    let package = resolve
+        .package_names
+        .iter()
+        .find(|(name, _)| name.namespace == "spintemp" && name.name == "app")
+        .map(|(_, id)| *id)
+        .expect("wit/ defines spintemp:app");
+    manifest
+        .component
+        .into_iter()
+        .map(|(id, component)| {
+            let world_name = component
+                .tool
+                .as_ref()
+                .and_then(|tool| tool.get("spintemp"))
+                .and_then(|spintemp| spintemp.get("world"))
+                .and_then(|world| world.as_str())
+                .unwrap_or_else(|| {
+                    panic!("{id}: spin.toml names no world ([component.{id}.tool.spintemp] world)")
+                })
+                .to_owned();
+            let world = *resolve.packages[package]
+                .worlds
+                .get(&world_name)
+                .unwrap_or_else(|| panic!("{id}: wit/ has no world `{world_name}`"));
+            let ComponentSource::Local(source) = &component.source else {
+                panic!("{id}: not a local source");
+            };
+            let wasm = std::fs::read(root.join(source)).unwrap();
+            Built {
+                id,
+                component,
+                world,
+                wasm,
+            }
+        })
+        .collect()
+}
+
+/// `ns:pkg/interface` of every interface a world imports, versions dropped:
+/// a component may import any semver-compatible version.
+fn imported_interfaces(resolve: &Resolve, world: WorldId) -> BTreeSet<String> {
+    resolve.worlds[world]
+        .imports
+        .keys()
+        .filter_map(|key| match key {
+            wit_parser::WorldKey::Interface(id) => resolve.id_of(*id),
+            wit_parser::WorldKey::Name(_) => None,
+        })
+        .map(|name| match name.split_once('@') {
+            Some((unversioned, _)) => unversioned.to_owned(),
+            None => name,
+        })
+        .collect()
+}
+
+fn spin_apis(interfaces: &BTreeSet<String>) -> BTreeSet<&'static str> {
+    SPIN_APIS
+        .iter()
+        .map(|(api, _)| *api)
+        .filter(|api| interfaces.contains(*api))
+        .collect()
+}
+
+#[test]
+fn every_component_fits_the_world_it_names() {
+    let mut resolve = worlds();
+    let built = built(&resolve);
+    for component in &built {
+        // The components export incoming-handler@0.2.0 over the 0.2.6 types
+        // they import; merging semver-compatible imports gives the world the
+        // same shape, as wit-component does when it builds a component.
+        resolve
+            .merge_world_imports_based_on_semver(component.world)
+            .unwrap();
+        if let Err(e) = wit_component::targets(&resolve, component.world, &component.wasm) {
+            panic!(
+                "{} does not fit its world `{}`: {e:?}",
+                component.id, resolve.worlds[component.world].name
+            );
+        }
+    }
+}
+
+#[test]
+fn each_component_is_granted_exactly_the_spin_apis_it_imports() {
+    let resolve = worlds();
+    for component in built(&resolve) {
+        let id = &component.id;
+        let DecodedWasm::Component(own, own_world) =
+            wit_parser::decoding::decode(&component.wasm).expect("a component")
+        else {
+            panic!("{id} is not a component");
+        };
+        let imports = spin_apis(&imported_interfaces(&own, own_world));
+        let granted = spin_apis(&imported_interfaces(&resolve, component.world));
+        assert_eq!(
+            imports, granted,
+            "{id}: imports {imports:?} but its world `{}` grants {granted:?}; \
+             give it the narrowest world that covers what it imports",
+            resolve.worlds[component.world].name
+        );
+
+        let schemes: BTreeSet<&str> = component
+            .component
+            .allowed_outbound_hosts
+            .iter()
+            .map(|host| host.split_once("://").map_or(host.as_str(), |(s, _)| s))
+            .collect();
+        for (api, needs) in SPIN_APIS {
+            let uses = imports.contains(api);
+            match needs {
+                Some(needs) => {
+                    let allowed = needs.iter().any(|scheme| schemes.contains(scheme));
+                    let hosts = &component.component.allowed_outbound_hosts;
+                    assert!(
+                        uses || !allowed,
+                        "{id} may reach {needs:?} hosts ({hosts:?}) but never imports {api}"
+                    );
+                    assert!(
+                        allowed || !uses,
+                        "{id} imports {api} but may reach no {needs:?} host ({hosts:?})"
+                    );
+                }
+                None => {
+                    let has = !component.component.variables.is_empty();
+                    assert!(
+                        uses || !has,
+                        "{id} is given variables but never imports {api}"
+                    );
+                    assert!(has || !uses, "{id} imports {api} but is given no variables");
+                }
+            }
+        }
+    }
+}
+
+/// A component can only ask for a variable by name, so a name that appears
+/// nowhere in its `.wasm` is one it never reads: a secret it should not be
+/// holding. (A name found may still be unused, e.g. `db_url` inside
+/// `audit_db_url`; this catches the grants that are certainly too many.)
+#[test]
+fn no_component_holds_a_variable_it_never_reads() {
+    let resolve = worlds();
+    for component in built(&resolve) {
+        for name in component.component.variables.keys() {
+            assert!(
+                component
+                    .wasm
+                    .windows(name.len())
+                    .any(|window| window == name.as_bytes()),
+                "{}: spin.toml gives it `{name}`, which it never reads",
+                component.id
+            );
+        }
+    }
+}
