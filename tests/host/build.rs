@@ -83,6 +83,7 @@ fn bindings_source(wit_dir: &Path) -> String {
             import spin:postgres/postgres@4.0.0;
             import fermyon:spin/redis@2.0.0;
             import fermyon:spin/variables@2.0.0;
+            import fermyon:spin/key-value@2.0.0;
         }}
     ",
     world: "spintemp:host/spin-imports",
@@ -91,6 +92,7 @@ fn bindings_source(wit_dir: &Path) -> String {
     with: {{
         "spin:postgres/postgres.connection": crate::pg::PgConnection,
         "fermyon:spin/redis.connection": crate::redis::RedisConnection,
+        "fermyon:spin/key-value.store": crate::kv::KvStore,
     }},
 }});
 "#

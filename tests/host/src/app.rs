@@ -1,7 +1,11 @@
 //! Loading an app: manifest, variables, routes, and one pre-instantiated
 //! component per HTTP trigger.
 
-use std::{collections::HashMap, path::Path, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    path::Path,
+    sync::Arc,
+};
 
 use anyhow::{bail, Context as _};
 use wasmtime::{
@@ -13,13 +17,15 @@ use wasmtime_wasi_http::bindings::ProxyPre;
 use crate::{
     bindings::SpinImports,
     compile,
+    kv::KvStores,
     manifest::{self, LoadedComponent},
     outbound::AllowedHosts,
     pg::PgPools,
     routes::Router,
+    runtime_config::RuntimeConfig,
     state::HostState,
     variables::Variables,
-    HostOptions,
+    HostOptions, ZeroRowQueries,
 };
 
 /// Everything one component needs per request.
@@ -28,6 +34,7 @@ pub struct ComponentRuntime {
     pub pre: ProxyPre<HostState>,
     pub allowed_hosts: AllowedHosts,
     pub environment: Vec<(String, String)>,
+    pub key_value_stores: HashSet<String>,
 }
 
 /// The loaded app, shared by every request and every instance.
@@ -39,6 +46,8 @@ pub struct AppInner {
     pub components: HashMap<String, Arc<ComponentRuntime>>,
     pub variables: Variables,
     pub pg_pools: PgPools,
+    pub zero_row_queries: ZeroRowQueries,
+    pub kv: KvStores,
 }
 
 impl AppInner {
@@ -53,6 +62,11 @@ impl AppInner {
                 .map(|c| (c.id.clone(), c.variables.clone())),
         )?;
         let router = Router::build(&manifest.routes)?;
+        let runtime_config = match &options.runtime_config {
+            Some(path) => RuntimeConfig::load(path)?,
+            None => RuntimeConfig::default(),
+        };
+        let kv = KvStores::new(&runtime_config.key_value_stores)?;
         let engine = compile::engine()?;
         let linker = linker(&engine)?;
 
@@ -64,6 +78,7 @@ impl AppInner {
             .filter(|c| manifest.routes.iter().any(|r| r.component_id == c.id))
             .collect();
         for component in &triggered {
+            kv.check_labels(&component.id, &component.key_value_stores)?;
             if !component.wasm_path.exists() {
                 bail!(
                     "component {:?}: {} does not exist; build the components first \
@@ -87,6 +102,8 @@ impl AppInner {
             components,
             variables,
             pg_pools: PgPools::default(),
+            zero_row_queries: options.zero_row_queries,
+            kv,
         })
     }
 }
@@ -149,5 +166,6 @@ fn prepare(
         pre,
         allowed_hosts,
         environment: loaded.environment.clone(),
+        key_value_stores: loaded.key_value_stores.iter().cloned().collect(),
     })
 }

@@ -8,8 +8,11 @@
 //!
 //! - routes, private routes, service chaining to `<id>.spin.internal`, and the
 //!   `spin-*` request headers;
-//! - `spin:postgres/postgres@4.0.0` with Spin's type mapping and errors,
-//!   `fermyon:spin/redis@2.0.0`, `fermyon:spin/variables@2.0.0`;
+//! - `spin:postgres/postgres@4.0.0` with Spin's type mapping and errors, and
+//!   by default Spin 4.0's refusal to answer a `query` that matches no row
+//!   (see [`ZeroRowQueries`]);
+//! - `fermyon:spin/redis@2.0.0`, `fermyon:spin/variables@2.0.0`, and
+//!   `fermyon:spin/key-value@2.0.0` with the stores of a runtime config;
 //! - `allowed_outbound_hosts` for Postgres, Redis and HTTP;
 //! - a fresh, pre-instantiated instance per request (pooling allocator).
 //!
@@ -18,6 +21,7 @@
 //! use spintemp_host::{App, HostOptions};
 //! let app = App::load("spin.toml", HostOptions {
 //!     variables: vec![("db_url".into(), "postgres://postgres@127.0.0.1/app?sslmode=disable".into())],
+//!     ..HostOptions::default()
 //! }).await?;
 //! let req = http::Request::get("/api/health").body(bytes::Bytes::new())?;
 //! let res = app.handle(req).await?;
@@ -28,11 +32,13 @@
 mod app;
 mod chaining;
 mod compile;
+mod kv;
 pub mod manifest;
 pub mod outbound;
 mod pg;
 mod redis;
 pub mod routes;
+pub mod runtime_config;
 mod server;
 mod state;
 mod trigger;
@@ -64,6 +70,24 @@ pub struct HostOptions {
     /// They win over `SPIN_VARIABLE_<NAME>` from the environment, which wins
     /// over the manifest `default`.
     pub variables: Vec<(String, String)>,
+    /// Like `spin up --runtime-config-file`: the key-value stores.
+    pub runtime_config: Option<std::path::PathBuf>,
+    /// What a Postgres `query` whose result has no rows does.
+    pub zero_row_queries: ZeroRowQueries,
+}
+
+/// Spin 4.0.0–4.0.2 never answer a Postgres `query` that matches no row: the
+/// host call deadlocks and the request hangs (spinframework/spin#3671).
+/// Spin 3.x answers with an empty result. The components must work on both,
+/// so by default this host makes such a query fail loudly: it logs the
+/// statement and gives the component an error that names the issue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ZeroRowQueries {
+    /// Spin 4.0.x: the request fails (it would hang under Spin).
+    #[default]
+    Fail,
+    /// Spin 3.x: an empty result, with an empty column list.
+    Empty,
 }
 
 /// A loaded app. Cheap to clone; `Send + Sync`.

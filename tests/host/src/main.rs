@@ -1,4 +1,5 @@
-//! `spintemp-host --manifest spin.toml --listen 127.0.0.1:3000 [--variable k=v]...`
+//! `spintemp-host --manifest spin.toml --listen 127.0.0.1:3000 [--variable k=v]...
+//! [--runtime-config-file rc.toml] [--zero-row-queries fail|empty]`
 //!
 //! Serves a whole Spin app where the Spin CLI is not installed (browser, fuzz
 //! and load tests). Production is Spin.
@@ -7,7 +8,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::Context as _;
 use clap::Parser;
-use spintemp_host::{App, HostOptions};
+use spintemp_host::{App, HostOptions, ZeroRowQueries};
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +25,20 @@ struct Args {
     /// Application variable `name=value` (repeatable), like `spin up --variable`.
     #[arg(long = "variable", value_parser = parse_variable)]
     variables: Vec<(String, String)>,
+    /// Spin runtime config (key-value stores), like `spin up --runtime-config-file`.
+    #[arg(long)]
+    runtime_config_file: Option<PathBuf>,
+    /// A Postgres `query` that matches no row: `fail` the request (Spin
+    /// 4.0.0–4.0.2 never answer it, spinframework/spin#3671) or return an
+    /// `empty` result (Spin 3.x).
+    #[arg(long, value_enum, default_value_t = ZeroRowQueriesArg::Fail)]
+    zero_row_queries: ZeroRowQueriesArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ZeroRowQueriesArg {
+    Fail,
+    Empty,
 }
 
 fn parse_variable(s: &str) -> Result<(String, String), String> {
@@ -39,6 +54,11 @@ async fn main() -> anyhow::Result<()> {
         &args.manifest,
         HostOptions {
             variables: args.variables,
+            runtime_config: args.runtime_config_file,
+            zero_row_queries: match args.zero_row_queries {
+                ZeroRowQueriesArg::Fail => ZeroRowQueries::Fail,
+                ZeroRowQueriesArg::Empty => ZeroRowQueries::Empty,
+            },
         },
     )
     .await?;

@@ -152,6 +152,8 @@ pub struct LoadedComponent {
     pub variables: HashMap<String, String>,
     pub environment: Vec<(String, String)>,
     pub allowed_outbound_hosts: Vec<String>,
+    /// The key-value store labels the component may open.
+    pub key_value_stores: Vec<String>,
 }
 
 /// An HTTP route as written in the manifest.
@@ -248,7 +250,6 @@ fn loaded_component(
 ) -> anyhow::Result<LoadedComponent> {
     let unsupported = [
         ("files", !component.files.is_empty()),
-        ("key_value_stores", !component.key_value_stores.is_empty()),
         ("sqlite_databases", !component.sqlite_databases.is_empty()),
         ("ai_models", !component.ai_models.is_empty()),
         ("dependencies", component.dependencies.is_some()),
@@ -273,6 +274,7 @@ fn loaded_component(
         variables: component.variables,
         environment: component.environment.into_iter().collect(),
         allowed_outbound_hosts: component.allowed_outbound_hosts,
+        key_value_stores: component.key_value_stores,
     })
 }
 
@@ -324,11 +326,11 @@ mod tests {
             name = "t"
             [component.a]
             source = "a.wasm"
-            key_value_stores = ["default"]
+            sqlite_databases = ["default"]
             "#,
         )
         .unwrap();
         let err = resolve(manifest, Path::new(".")).unwrap_err();
-        assert!(err.to_string().contains("key_value_stores"), "{err}");
+        assert!(err.to_string().contains("sqlite_databases"), "{err}");
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{load_app, pg_admin_url, probe, TestDb};
+use common::{build_probe, load_app, manifest_for_tests, options, pg_admin_url, probe, TestDb};
 use serde_json::{json, Value};
 
 /// Runs `steps` on one connection through the `probe` component.
@@ -123,9 +123,6 @@ async fn values_map_like_spin() {
     ] {
         assert_eq!(*scalar(&one(&app, sql, json!([])).await), expected, "{sql}");
     }
-
-    let empty = one(&app, "SELECT 1 AS x WHERE false", json!([])).await;
-    assert_eq!(empty["ok"], json!({ "columns": [], "rows": [] }));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -279,7 +276,51 @@ async fn one_statement_per_call_and_structured_errors() {
         assert!(text.contains("DbError"), "{text}");
     }
     assert_eq!(results[5]["ok"]["rows"], json!([[{ "Int32": 5 }]]));
-    assert_eq!(results[6]["ok"]["rows"], json!([]), "conflict gives no row");
+    // A conflict gives no row, which Spin 4.0.x never answers.
+    assert_zero_row_failure(&results[6]);
+}
+
+/// The default host's answer to a `query` with no rows: an error that names
+/// the Spin issue (Spin 4.0.0-4.0.2 would hang).
+fn assert_zero_row_failure(result: &Value) {
+    assert_eq!(result["err"]["variant"], "QueryFailed", "{result}");
+    let text = result["err"]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("spinframework/spin#3671"), "{result}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zero_row_queries_fail_like_spin_4_or_come_back_empty_like_spin_3() {
+    let steps = json!([
+        { "query": "SELECT 1 AS x WHERE false" },
+        { "query": "SELECT (SELECT 1 WHERE false) AS x" },
+        { "execute": "SELECT 1 WHERE false" },
+    ]);
+
+    let strict = load_app(&pg_admin_url(), &[]).await;
+    let results = pg(&strict, steps.clone()).await;
+    assert_zero_row_failure(&results[0]);
+    // The one-row shapes the components use, and `execute`, are unaffected.
+    assert_eq!(
+        results[1]["ok"]["rows"],
+        json!([[{ "DbNull": null }]]),
+        "{}",
+        results[1]
+    );
+    assert_eq!(results[2], json!({ "ok": 0 }));
+
+    build_probe().await;
+    let spin3 = spintemp_host::App::load(
+        manifest_for_tests(),
+        spintemp_host::HostOptions {
+            zero_row_queries: spintemp_host::ZeroRowQueries::Empty,
+            ..options(&pg_admin_url(), &[])
+        },
+    )
+    .await
+    .unwrap();
+    let results = pg(&spin3, steps).await;
+    assert_eq!(results[0]["ok"], json!({ "columns": [], "rows": [] }));
+    assert_eq!(results[1]["ok"]["rows"], json!([[{ "DbNull": null }]]));
 }
 
 #[tokio::test(flavor = "multi_thread")]

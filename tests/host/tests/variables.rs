@@ -63,6 +63,7 @@ async fn a_required_variable_without_value_fails_the_load() {
         manifest_for_tests(),
         HostOptions {
             variables: vec![("db_url".into(), pg_admin_url())],
+            ..HostOptions::default()
         },
     )
     .await

@@ -8,6 +8,8 @@
 //!   all steps on one connection (default address: variable `db_url`);
 //! - `op=redis`: body `{"address"?, "steps": [{"op": "set", "key", "value"}, ...]}`
 //!   (default address: variable `redis_url`);
+//! - `op=kv`: body `{"label"?, "steps": [{"op": "set", "key", "value"}, {"op": "get"|"delete"|"exists", "key"}, {"op": "keys"}]}`
+//!   on one store (default label: `default`);
 //! - `op=var&name=<name>`: `variables::get(name)`;
 //! - `op=http`: body `{"method"?, "url", "headers"?: [[k, v]], "body"?}`, sent with `spin_sdk::http::send`;
 //! - `op=counter`: how many requests this instance has handled;
@@ -20,7 +22,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde_json::{json, Value};
 use spin_sdk::{
     http::{Method, Request, Response},
-    http_component, pg4, redis, variables,
+    http_component, key_value, pg4, redis, variables,
 };
 
 /// Counts requests per instance: a fresh instance per request keeps it at 1.
@@ -33,6 +35,7 @@ async fn handle(req: Request) -> Response {
     let result = match query_param(&req, "op").as_deref() {
         Some("pg") => pg_script(&body),
         Some("redis") => redis_script(&body),
+        Some("kv") => kv_script(&body),
         Some("var") => variable(&query_param(&req, "name").unwrap_or_default()),
         Some("http") => outbound_http(&body).await,
         Some("counter") => json!({ "invocations": invocations }),
@@ -307,6 +310,49 @@ fn redis_script(body: &Value) -> Value {
     };
     let results: Vec<Value> = steps(body).iter().map(|s| redis_step(&conn, s)).collect();
     json!({ "open": { "ok": null }, "results": results })
+}
+
+fn kv_script(body: &Value) -> Value {
+    let label = body
+        .get("label")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    let store = match key_value::Store::open(label) {
+        Ok(store) => store,
+        Err(e) => return json!({ "open": { "err": kv_error(&e) } }),
+    };
+    let results: Vec<Value> = steps(body).iter().map(|s| kv_step(&store, s)).collect();
+    json!({ "open": { "ok": null }, "results": results })
+}
+
+fn kv_step(store: &key_value::Store, step: &Value) -> Value {
+    let text = |k: &str| step.get(k).and_then(Value::as_str).unwrap_or("");
+    let key = text("key");
+    let result: Result<Value, key_value::Error> = match text("op") {
+        "get" => store
+            .get(key)
+            .map(|v| json!(v.map(|b| String::from_utf8_lossy(&b).into_owned()))),
+        "set" => store
+            .set(key, text("value").as_bytes())
+            .map(|()| Value::Null),
+        "delete" => store.delete(key).map(|()| Value::Null),
+        "exists" => store.exists(key).map(|b| json!(b)),
+        "keys" => store.get_keys().map(|keys| json!(keys)),
+        other => return json!({ "err": format!("unknown kv op {other:?}") }),
+    };
+    match result {
+        Ok(v) => json!({ "ok": v }),
+        Err(e) => json!({ "err": kv_error(&e) }),
+    }
+}
+
+fn kv_error(e: &key_value::Error) -> Value {
+    match e {
+        key_value::Error::StoreTableFull => json!({ "variant": "StoreTableFull" }),
+        key_value::Error::NoSuchStore => json!({ "variant": "NoSuchStore" }),
+        key_value::Error::AccessDenied => json!({ "variant": "AccessDenied" }),
+        key_value::Error::Other(t) => json!({ "variant": "Other", "text": t }),
+    }
 }
 
 fn redis_error(e: &redis::Error) -> Value {

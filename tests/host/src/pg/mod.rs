@@ -26,6 +26,7 @@ use crate::bindings::spin::postgres4_0_0::postgres::{
 };
 use crate::outbound::AllowedHosts;
 use crate::state::HostState;
+use crate::ZeroRowQueries;
 
 /// Max connections in one address' pool (Spin's `CONNECTION_POOL_SIZE`).
 const CONNECTION_POOL_SIZE: usize = 64;
@@ -261,6 +262,20 @@ impl HostState {
     }
 }
 
+impl HostState {
+    /// What Spin 4.0.x would do is hang; failing the request instead makes
+    /// every test that reaches such a query fail, and say why.
+    fn zero_row_query(&self, statement: &str) -> Error {
+        let why = format!(
+            "spintemp-host: this `query` returned no rows; Spin 4.0.0-4.0.2 never answer such a \
+             query (spinframework/spin#3671): shape it to return one row, or use `execute`. \
+             Statement: {statement}"
+        );
+        eprintln!("[{}] {why}", self.component.id);
+        Error::QueryFailed(QueryError::Text(why))
+    }
+}
+
 impl wit::HostConnection for HostState {
     async fn open(&mut self, address: String) -> Result<Resource<PgConnection>, Error> {
         ensure_address_allowed(&self.component.allowed_hosts, &address)?;
@@ -281,7 +296,11 @@ impl wit::HostConnection for HostState {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> Result<RowSet, Error> {
-        query(self.pg_client(&connection)?, &statement, &params).await
+        let rows = query(self.pg_client(&connection)?, &statement, &params).await?;
+        if rows.rows.is_empty() && self.app.zero_row_queries == ZeroRowQueries::Fail {
+            return Err(self.zero_row_query(&statement));
+        }
+        Ok(rows)
     }
 
     async fn execute(

@@ -86,7 +86,10 @@ pub fn options(db_url: &str, extra: &[(&str, &str)]) -> HostOptions {
         ("probe_token".to_string(), "s3cr3t-probe-token".to_string()),
     ];
     variables.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    HostOptions { variables }
+    HostOptions {
+        variables,
+        ..HostOptions::default()
+    }
 }
 
 /// Loads the fixture app with the probe built.

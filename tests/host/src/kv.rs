@@ -1,0 +1,191 @@
+//! `fermyon:spin/key-value@2.0.0`, as Spin does it.
+//!
+//! Stores come from the runtime config (`[key_value_store.<label>]`); `default`
+//! exists without one. A component opens only the labels in its
+//! `key_value_stores` (`access-denied` otherwise), and the app refuses to
+//! start when a component names a label nothing defines. A Redis store holds
+//! one connection manager for the whole app, made on first use, as Spin's
+//! `key-value-redis` does; keys are stored as given. The local store, which
+//! Spin keeps in SQLite under `.spin/`, lives in memory here for the life of
+//! the process.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+};
+
+use anyhow::bail;
+use redis::{aio::ConnectionManager, AsyncCommands as _};
+use tokio::sync::OnceCell;
+use wasmtime::component::Resource;
+
+use crate::bindings::fermyon::spin2_0_0::key_value::{self as wit, Error};
+use crate::runtime_config::StoreConfig;
+use crate::state::HostState;
+
+/// The label Spin defines for every app.
+const DEFAULT_STORE: &str = "default";
+
+/// The app's stores, by label.
+pub struct KvStores {
+    stores: HashMap<String, Arc<Backend>>,
+}
+
+enum Backend {
+    Redis {
+        client: redis::Client,
+        connection: OnceCell<ConnectionManager>,
+    },
+    Local(Mutex<HashMap<String, Vec<u8>>>),
+}
+
+/// The host side of a guest's `store` resource.
+pub struct KvStore {
+    backend: Arc<Backend>,
+}
+
+impl KvStores {
+    /// The configured stores, plus a local `default` unless configured.
+    pub fn new(config: &BTreeMap<String, StoreConfig>) -> anyhow::Result<Self> {
+        let mut stores = HashMap::new();
+        for (label, store) in config {
+            let backend = match store {
+                StoreConfig::Redis { url } => Backend::Redis {
+                    client: redis::Client::open(url.as_str())?,
+                    connection: OnceCell::new(),
+                },
+                StoreConfig::Local => Backend::Local(Mutex::default()),
+            };
+            stores.insert(label.clone(), Arc::new(backend));
+        }
+        stores
+            .entry(DEFAULT_STORE.to_owned())
+            .or_insert_with(|| Arc::new(Backend::Local(Mutex::default())));
+        Ok(Self { stores })
+    }
+
+    /// Spin's start-up check of a component's `key_value_stores`.
+    pub fn check_labels(&self, component_id: &str, labels: &[String]) -> anyhow::Result<()> {
+        for label in labels {
+            if !self.stores.contains_key(label) {
+                bail!("unknown key_value_stores label {label:?} for component {component_id:?}");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn other(e: impl std::fmt::Display) -> Error {
+    Error::Other(e.to_string())
+}
+
+impl Backend {
+    async fn redis(&self) -> Result<Option<ConnectionManager>, Error> {
+        match self {
+            Backend::Local(_) => Ok(None),
+            Backend::Redis { client, connection } => connection
+                .get_or_try_init(|| client.get_connection_manager())
+                .await
+                .map(|c| Some(c.clone()))
+                .map_err(other),
+        }
+    }
+
+    fn local(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {
+        match self {
+            Backend::Local(map) => map.lock().unwrap_or_else(|e| e.into_inner()),
+            Backend::Redis { .. } => unreachable!("local() on a Redis store"),
+        }
+    }
+}
+
+impl HostState {
+    fn kv_backend(&self, store: &Resource<KvStore>) -> Result<Arc<Backend>, Error> {
+        self.table
+            .get(store)
+            .map(|s| s.backend.clone())
+            .map_err(|_| Error::Other("invalid store".into()))
+    }
+}
+
+impl wit::HostStore for HostState {
+    async fn open(&mut self, label: String) -> Result<Resource<KvStore>, Error> {
+        if !self.component.key_value_stores.contains(&label) {
+            return Err(Error::AccessDenied);
+        }
+        let backend = self
+            .app
+            .kv
+            .stores
+            .get(&label)
+            .ok_or(Error::NoSuchStore)?
+            .clone();
+        // Spin connects on open (once per app) and fails the open if it cannot.
+        backend.redis().await?;
+        self.table
+            .push(KvStore { backend })
+            .map_err(|_| Error::StoreTableFull)
+    }
+
+    async fn get(
+        &mut self,
+        store: Resource<KvStore>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let backend = self.kv_backend(&store)?;
+        match backend.redis().await? {
+            Some(mut redis) => redis.get(&key).await.map_err(other),
+            None => Ok(backend.local().get(&key).cloned()),
+        }
+    }
+
+    async fn set(
+        &mut self,
+        store: Resource<KvStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), Error> {
+        let backend = self.kv_backend(&store)?;
+        match backend.redis().await? {
+            Some(mut redis) => redis.set(&key, value).await.map_err(other),
+            None => {
+                backend.local().insert(key, value);
+                Ok(())
+            }
+        }
+    }
+
+    async fn delete(&mut self, store: Resource<KvStore>, key: String) -> Result<(), Error> {
+        let backend = self.kv_backend(&store)?;
+        match backend.redis().await? {
+            Some(mut redis) => redis.del(&key).await.map_err(other),
+            None => {
+                backend.local().remove(&key);
+                Ok(())
+            }
+        }
+    }
+
+    async fn exists(&mut self, store: Resource<KvStore>, key: String) -> Result<bool, Error> {
+        let backend = self.kv_backend(&store)?;
+        match backend.redis().await? {
+            Some(mut redis) => redis.exists(&key).await.map_err(other),
+            None => Ok(backend.local().contains_key(&key)),
+        }
+    }
+
+    async fn get_keys(&mut self, store: Resource<KvStore>) -> Result<Vec<String>, Error> {
+        let backend = self.kv_backend(&store)?;
+        match backend.redis().await? {
+            Some(mut redis) => redis.keys("*").await.map_err(other),
+            None => Ok(backend.local().keys().cloned().collect()),
+        }
+    }
+
+    async fn drop(&mut self, store: Resource<KvStore>) -> wasmtime::Result<()> {
+        self.table.delete(store)?;
+        Ok(())
+    }
+}
+
+impl wit::Host for HostState {}
