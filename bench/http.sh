@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# HTTP benchmark of the customers API: the real app (spin.toml, gateway +
-# operation components) on the wasmtime test host, driven by wrk.
+# HTTP benchmark of the customers API: the real app (spin.toml) under the
+# Spin CLI when `spin` is on the PATH (the project's wasmtime test host
+# otherwise, and it says so), driven by wrk, next to the floors a Spin app
+# cannot beat on this machine (bench/floors: hello, hello + one key-value
+# GET, hello + one Postgres query) served by the same runtime in the same run.
 #
 #   bench/http.sh [--duration SECONDS] [--connections "1 32"] [--customers N]
 #                 [--scenarios "get-warm get-cold list create"] [--no-build]
+#                 [--runner spin|host] [--spin PATH]
 #
-# Prints a Markdown table (requests/s, p50/p99 latency, non-2xx) and the size
-# of every component's .wasm. Exits non-zero if any request failed. Uses its
-# own database (dropped and recreated on every run) and only Redis keys of
-# the customers it created, so it never disturbs the tests. See BENCHMARKS.md.
+# Prints a Markdown table (requests/s, p50/p99 latency, non-2xx, the ratio to
+# the matching floor) and the size of every component's .wasm. Exits
+# non-zero if any request failed. Uses its own database (dropped and
+# recreated on every run) and only Redis keys it created, so it never
+# disturbs the tests. See BENCHMARKS.md.
 #
 # Environment: BENCH_PG_SERVER (127.0.0.1:5432), BENCH_REDIS_SERVER
 # (127.0.0.1:6379), BENCH_DB_NAME (spintemp_bench), BENCH_WRK_THREADS (2).
@@ -32,8 +37,11 @@ PG_SERVER=${BENCH_PG_SERVER:-127.0.0.1:5432}
 REDIS_SERVER=${BENCH_REDIS_SERVER:-127.0.0.1:6379}
 DB_NAME=${BENCH_DB_NAME:-spintemp_bench}
 
+SPIN=${SPIN:-$(command -v spin || true)}
+RUNNER=""
+
 usage() {
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -44,10 +52,21 @@ while [[ $# -gt 0 ]]; do
         --customers) CUSTOMERS=$2; shift 2 ;;
         --scenarios) SCENARIOS=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
+        --runner) RUNNER=$2; shift 2 ;;
+        --spin) SPIN=$2; shift 2 ;;
         -h | --help) usage 0 ;;
         *) echo "unknown option: $1" >&2; usage 2 >&2 ;;
     esac
 done
+
+if [[ -z "$RUNNER" ]]; then
+    if [[ -n "$SPIN" ]]; then RUNNER=spin; else RUNNER=host; fi
+fi
+case "$RUNNER" in
+    spin) [[ -x "$SPIN" ]] || { echo "--runner spin needs the Spin CLI (--spin PATH)" >&2; exit 2; } ;;
+    host) ;;
+    *) echo "--runner is spin or host, not $RUNNER" >&2; exit 2 ;;
+esac
 
 PG_ADMIN_URL="postgres://postgres@$PG_SERVER/postgres?sslmode=disable"
 DB_URL="postgres://postgres@$PG_SERVER/$DB_NAME?sslmode=disable"
@@ -57,11 +76,15 @@ log() { echo "bench: $*" >&2; }
 
 WORK=$(mktemp -d -t spintemp-bench.XXXXXX)
 HOST_PID=""
+FLOORS_PID=""
+FLOOR_KEY="spintemp:bench:floor"
 cleanup() {
-    if [[ -n "$HOST_PID" ]]; then
-        kill "$HOST_PID" 2>/dev/null || true
-        wait "$HOST_PID" 2>/dev/null || true
-    fi
+    local pid
+    for pid in $HOST_PID $FLOORS_PID; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    redis-cli -u "$REDIS_URL" DEL "$FLOOR_KEY" >/dev/null 2>&1 || true
     # The cache entries this run made; every other key belongs to someone else.
     if [[ -s "$WORK/all-ids" ]]; then
         sed 's/^/spintemp:customer:/' "$WORK/all-ids" | xargs -r -n 1000 redis-cli -u "$REDIS_URL" DEL >/dev/null || true
@@ -97,7 +120,8 @@ build() {
     while read -r package; do
         packages+=(-p "$package")
     done < <(sed -n 's/^command = "cargo build .* -p \([A-Za-z0-9_-]*\)"$/\1/p' "$ROOT/spin.toml")
-    log "building $((${#packages[@]} / 2)) components (release) and the host (--profile native)"
+    packages+=(-p floor-hello -p floor-kv -p floor-pg)
+    log "building $((${#packages[@]} / 2)) components and floors (release) and the native tools"
     (cd "$ROOT" && cargo build -q --target wasm32-wasip2 --release "${packages[@]}")
     (cd "$ROOT" && cargo build -q --profile native -p spintemp-host -p spintemp-admin)
 }
@@ -191,6 +215,27 @@ prepare_list() { get "/api/customers"; }
 
 prepare_create() { export BENCH_CODE_PREFIX="b$(date +%s)$RANDOM"; }
 
+prepare_floor_hello() { export BENCH_PATH=/hello; }
+prepare_floor_kv() { export BENCH_PATH=/kv; }
+prepare_floor_pg() { export BENCH_PATH=/pg; }
+
+# The floors the scenarios are held against (the targets of the "fast path"
+# issue): a warm read against the hello, everything that reaches Postgres
+# against the hello + one query; the floors themselves against the hello.
+floor_of() {
+    case "$1" in
+        floor-hello) echo "" ;;
+        get-warm | floor-kv | floor-pg) echo floor-hello ;;
+        *) echo floor-pg ;;
+    esac
+}
+
+# The script and server of a scenario: floors share one script.
+script_of() { case "$1" in floor-*) echo floor ;; *) echo "$1" ;; esac; }
+url_of() { case "$1" in floor-*) echo "$FLOORS_URL" ;; *) echo "$BASE_URL" ;; esac; }
+
+declare -A RPS
+
 ROWS=()
 FAILED=0
 
@@ -203,7 +248,7 @@ run_scenario() {
     log "$name, $connections connection(s), ${DURATION}s"
     local out="$WORK/$name-c$connections.txt"
     wrk --latency --timeout 10s -t "$threads" -c "$connections" -d "${DURATION}s" \
-        -s "$BENCH_DIR/$name.lua" "$BASE_URL" >"$out" 2>&1 || { cat "$out" >&2; return 1; }
+        -s "$BENCH_DIR/$(script_of "$name").lua" "$(url_of "$name")" >"$out" 2>&1 || { cat "$out" >&2; return 1; }
     local line
     line=$(grep '^BENCH ' "$out") || { cat "$out" >&2; return 1; }
     # BENCH key=value ... → shell variables r_<key>
@@ -221,7 +266,21 @@ run_scenario() {
     if [[ "$name" == get-cold ]]; then
         check_cold_run "$r_requests" "$connections" || FAILED=1
     fi
-    ROWS+=("| $(describe "$name")$note | $connections | $r_requests | $r_rps | $r_p50_ms | $r_p99_ms | $r_non2xx | $r_socket_errors |")
+    RPS[$name-$connections]=$r_rps
+    local floor ratio="—"
+    floor=$(floor_of "$name")
+    if [[ -n "$floor" && -n "${RPS[$floor-$connections]:-}" ]]; then
+        ratio=$(awk -v a="$r_rps" -v b="${RPS[$floor-$connections]}" 'BEGIN { printf "%.2f× %s", a / b, "" }')
+        ratio="$ratio$(describe_floor "$floor")"
+    fi
+    ROWS+=("| $(describe "$name")$note | $connections | $r_requests | $r_rps | $r_p50_ms | $r_p99_ms | $ratio | $r_non2xx | $r_socket_errors |")
+}
+
+describe_floor() {
+    case "$1" in
+        floor-hello) echo "hello" ;;
+        floor-pg) echo "hello + pg" ;;
+    esac
 }
 
 describe() {
@@ -230,7 +289,18 @@ describe() {
         get-cold) echo "GET /api/customers/:id, cold cache (each id once)" ;;
         list) echo "GET /api/customers (first page, 50)" ;;
         create) echo "POST /api/customers" ;;
+        floor-hello) echo "floor: hello (returns a constant)" ;;
+        floor-kv) echo "floor: hello + one key-value GET (Redis store)" ;;
+        floor-pg) echo "floor: hello + Postgres open + one SELECT" ;;
     esac
+}
+
+runtime_version() {
+    if [[ "$RUNNER" == spin ]]; then
+        "$SPIN" --version
+    else
+        echo "the project's wasmtime test host (spintemp-host), not Spin: its figures are not Spin's"
+    fi
 }
 
 load_average() { cut -d' ' -f1 /proc/loadavg; }
@@ -239,10 +309,11 @@ print_report() {
     echo
     echo "### HTTP, ${DURATION}s per run, $(nproc) cores, $CUSTOMERS customers"
     echo
+    echo "Runtime: $(runtime_version)."
     echo "Load average (1 min) before the runs: $LOAD_BEFORE, after: $(load_average)."
     echo
-    echo "| scenario | connections | requests | req/s | p50 ms | p99 ms | non-2xx | socket errors |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    echo "| scenario | connections | requests | req/s | p50 ms | p99 ms | × floor | non-2xx | socket errors |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
     printf '%s\n' "${ROWS[@]}"
     echo
     echo "### Component sizes (wasm32-wasip2, release)"
@@ -268,6 +339,15 @@ main() {
     TOKEN=$(admin token --private-key "$WORK/keys/jwt_private.pem" --ttl-seconds 86400)
     # Warm entries must stay warm however long the runs.
     start_host --variable cache_ttl_seconds=3600
+    # The key-value floor reads a value the size of a cached customer.
+    redis-cli -u "$REDIS_URL" SET "$FLOOR_KEY" "$(head -c 600 /dev/zero | tr '\0' x)" >/dev/null
+    serve floors "$BENCH_DIR/floors/spin.toml" --variable "db_url=$DB_URL" --variable "db_host=$PG_SERVER"
+    FLOORS_PID=$SERVED_PID
+    FLOORS_URL=$SERVED_URL
+    local floor
+    for floor in hello kv pg; do
+        [[ "$(curl -fsS "$FLOORS_URL/$floor")" != "" ]] || { log "floor $floor answered nothing"; exit 1; }
+    done
     LOAD_BEFORE=$(load_average)
     if awk -v l="$LOAD_BEFORE" 'BEGIN { exit !(l > 1) }'; then
         log "warning: load average $LOAD_BEFORE: something else is using the CPU, figures will be low"
@@ -276,7 +356,11 @@ main() {
     local name connections
     for name in $SCENARIOS; do
         [[ -f "$BENCH_DIR/$name.lua" ]] || { log "no scenario $name"; exit 2; }
-        for connections in $CONNECTIONS; do
+    done
+    # Floors and scenarios alternate, so that a drift in the machine's speed
+    # touches both sides of every ratio alike.
+    for connections in $CONNECTIONS; do
+        for name in floor-hello floor-kv floor-pg $SCENARIOS; do
             run_scenario "$name" "$connections"
         done
     done

@@ -1,27 +1,57 @@
-# Sourced by bench/http.sh and tests/fuzz/run.sh: starts the wasmtime test
-# host on a free port for the app in spin.toml.
+# Sourced by bench/http.sh and tests/fuzz/run.sh: serves a Spin app on a free
+# port, with the real Spin CLI (RUNNER=spin) or the project's wasmtime test
+# host (RUNNER=host, the default).
 #
-# Needs: ROOT, WORK (with keys/jwt_public.pem), DB_URL, PG_SERVER, REDIS_URL,
-# REDIS_SERVER and a `log` function. Sets HOST_PID and BASE_URL. Extra
-# arguments are passed to the host (e.g. --variable cache_ttl_seconds=3600).
-start_host() {
-    log "starting the test host"
-    # Port 0: the host picks a free port and prints it.
-    (cd "$ROOT" && exec "$ROOT/target/native/spintemp-host" --manifest spin.toml --listen 127.0.0.1:0 \
-        --variable "db_url=$DB_URL" --variable "db_host=$PG_SERVER" \
-        --variable "audit_db_url=$DB_URL" --variable "audit_db_host=$PG_SERVER" \
-        --variable "redis_url=$REDIS_URL" --variable "redis_host=$REDIS_SERVER" \
-        --variable "jwt_public_key=$(cat "$WORK/keys/jwt_public.pem")" "$@") >"$WORK/host.log" 2>&1 &
-    HOST_PID=$!
+# Needs: ROOT, WORK (with keys/jwt_public.pem), DB_URL, PG_SERVER, REDIS_URL
+# and a `log` function; SPIN (the spin binary) when RUNNER=spin.
+#
+#   start_host [ARGS...]          the app in spin.toml; sets HOST_PID, BASE_URL
+#   serve NAME MANIFEST [ARGS...] any manifest; sets SERVED_PID, SERVED_URL
+#
+# ARGS go to `spin up` or the host alike (e.g. --variable name=value). The
+# app's cache, the key-value store `default`, is the Redis at REDIS_URL
+# through a runtime config, as in production.
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# serve NAME MANIFEST [ARGS...]
+serve() {
+    local name=$1 manifest=$2
+    shift 2
+    local port log="$WORK/$name.log" rc="$WORK/runtime-config.toml"
+    printf '[key_value_store.default]\ntype = "redis"\nurl = "%s"\n' "$REDIS_URL" >"$rc"
+    port=$(free_port)
+    SERVED_URL="http://127.0.0.1:$port"
+    log "serving $name ($(basename "$manifest")) with ${RUNNER:-host} at $SERVED_URL"
+    if [[ "${RUNNER:-host}" == spin ]]; then
+        # `spin up` keeps its local state (.spin/) next to the manifest.
+        (cd "$(dirname "$manifest")" && exec "$SPIN" up -f "$manifest" --listen "127.0.0.1:$port" \
+            --runtime-config-file "$rc" "$@") >"$log" 2>&1 &
+    else
+        (cd "$(dirname "$manifest")" && exec "$ROOT/target/native/spintemp-host" --manifest "$manifest" \
+            --listen "127.0.0.1:$port" --runtime-config-file "$rc" "$@") >"$log" 2>&1 &
+    fi
+    SERVED_PID=$!
     local waited=0
-    until BASE_URL=$(sed -n 's/^Serving \(http:[^ ]*\)$/\1/p' "$WORK/host.log") && [[ -n "$BASE_URL" ]]; do
-        if ! kill -0 "$HOST_PID" 2>/dev/null || ((waited++ > 300)); then
-            cat "$WORK/host.log" >&2
-            log "the host did not start"
+    until grep -q '^Serving http' "$log" 2>/dev/null; do
+        if ! kill -0 "$SERVED_PID" 2>/dev/null || ((waited++ > 600)); then
+            cat "$log" >&2
+            log "$name did not start"
             return 1
         fi
         sleep 0.2
     done
+}
+
+start_host() {
+    serve app "$ROOT/spin.toml" \
+        --variable "db_url=$DB_URL" --variable "db_host=$PG_SERVER" \
+        --variable "audit_db_url=$DB_URL" --variable "audit_db_host=$PG_SERVER" \
+        --variable "jwt_public_key=$(cat "$WORK/keys/jwt_public.pem")" "$@"
+    HOST_PID=$SERVED_PID
+    BASE_URL=$SERVED_URL
     curl -fsS "$BASE_URL/api/health" >/dev/null
-    log "host up at $BASE_URL"
+    log "app up at $BASE_URL"
 }

@@ -6,7 +6,7 @@
 #   tests/fuzz/run.sh [--no-build] [--schema FILE]
 #
 # --schema FILE tests against FILE instead of the served document (to try a
-# fix of components/gateway/api/openapi.json before making it).
+# fix of components/openapi/api/openapi.json before making it).
 #
 # Passes: (1) admin token, valid and invalid data from every operation's
 # schema (coverage, fuzzing and stateful phases), every response checked

@@ -1,20 +1,18 @@
-//! GET /api/health — 200 when Postgres and Redis answer, 503 otherwise, with
-//! each check's result. No token needed: load balancers call it.
+//! GET /api/health — 200 when Postgres and the cache (the key-value store)
+//! answer, 503 otherwise, with each check's result. No token needed: load
+//! balancers call it.
 
-use kit::{ApiError, Reply};
+use kit::Reply;
 use serde_json::json;
-use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> Response {
-    kit::run(req, "health", |ctx| {
-        if ctx.method != Method::Get {
-            return Err(ApiError::MethodNotAllowed("GET"));
-        }
+    kit::run(req, "health", |_| {
         let postgres = kit::db::ping().map_err(|e| format!("{e:?}"));
-        let redis = kit::cache::ping();
-        let healthy = postgres.is_ok() && redis.is_ok();
+        let cache = kit::cache::ping();
+        let healthy = postgres.is_ok() && cache.is_ok();
         let check = |name: &str, result: &Result<(), String>| match result {
             Ok(()) => "ok",
             Err(why) => {
@@ -22,10 +20,10 @@ async fn handle(req: IncomingRequest) -> Response {
                 "down"
             }
         };
-        let (postgres, redis) = (check("postgres", &postgres), check("redis", &redis));
+        let (postgres, cache) = (check("postgres", &postgres), check("cache", &cache));
         let body = json!({
             "status": if healthy { "ok" } else { "unavailable" },
-            "checks": { "postgres": postgres, "redis": redis },
+            "checks": { "postgres": postgres, "cache": cache },
         });
         let reply = Reply::json(if healthy { 200 } else { 503 }, &body);
         Ok(if healthy {

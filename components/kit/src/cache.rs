@@ -1,12 +1,18 @@
-//! Cache-aside over Redis. The cache is an optimisation: when Redis is down or
-//! unset, reads go to Postgres and writes still succeed.
+//! Cache-aside through Spin's key-value API (`default` store): Redis in
+//! production through the runtime config, Spin's local store when none names
+//! one. The cache is an optimisation: when the store fails, reads go to
+//! Postgres and writes still succeed.
+//!
+//! The key-value API has no TTL, so each value carries its own expiry
+//! (`<unix seconds>\n<record>`): an entry whose invalidation was lost is
+//! served at most `cache_ttl_seconds`.
 
 use crate::config;
-use spin_sdk::redis::{Connection, RedisParameter};
+use spin_sdk::key_value::Store;
 use uuid::Uuid;
 
 pub struct Cache {
-    conn: Option<Connection>,
+    store: Option<Store>,
 }
 
 /// `spintemp:<objectType>:<id>`: one key per record.
@@ -16,60 +22,78 @@ pub fn key(object_type: &str, id: Uuid) -> String {
 
 impl Cache {
     pub fn open() -> Cache {
-        let conn =
-            config::required("redis_url")
-                .ok()
-                .and_then(|url| match Connection::open(&url) {
-                    Ok(conn) => Some(conn),
-                    Err(e) => {
-                        eprintln!("cache unavailable, reading through: {e}");
-                        None
-                    }
-                });
-        Cache { conn }
+        let store = Store::open_default()
+            .inspect_err(|e| eprintln!("cache unavailable, reading through: {e}"))
+            .ok();
+        Cache { store }
     }
 
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let conn = self.conn.as_ref()?;
-        conn.get(key)
+        let stored = self
+            .store
+            .as_ref()?
+            .get(key)
             .inspect_err(|e| eprintln!("cache get failed: {e}"))
-            .ok()
-            .flatten()
+            .ok()??;
+        let (expires_at, record) = split_expiry(&stored)?;
+        (crate::now().timestamp() < expires_at).then(|| record.to_vec())
     }
 
     /// Only readers fill the cache, so only they read (and are given)
     /// `cache_ttl_seconds`.
     pub fn put(&self, key: &str, value: &[u8]) {
-        if let Some(conn) = &self.conn {
+        if let Some(store) = &self.store {
             let ttl_seconds = config::number_or("cache_ttl_seconds", 60).clamp(1, 86_400) as i64;
-            let args = [
-                RedisParameter::Binary(key.as_bytes().to_vec()),
-                RedisParameter::Binary(value.to_vec()),
-                RedisParameter::Binary(b"EX".to_vec()),
-                RedisParameter::Int64(ttl_seconds),
-            ];
-            if let Err(e) = conn.execute("SET", &args) {
+            let mut stored = (crate::now().timestamp() + ttl_seconds)
+                .to_string()
+                .into_bytes();
+            stored.push(b'\n');
+            stored.extend_from_slice(value);
+            if let Err(e) = store.set(key, &stored) {
                 eprintln!("cache put failed: {e}");
             }
         }
     }
 
-    /// After a committed change. If Redis is unreachable the stale entry
+    /// After a committed change. If the store is unreachable the stale entry
     /// lives at most `cache_ttl_seconds`.
     pub fn invalidate(&self, key: &str) {
-        if let Some(conn) = &self.conn {
-            if let Err(e) = conn.del(&[key.to_owned()]) {
+        if let Some(store) = &self.store {
+            if let Err(e) = store.delete(key) {
                 eprintln!("cache invalidation failed for {key}: {e}");
             }
         }
     }
 }
 
-/// For the health check: can Redis answer at all?
+/// `<unix seconds>\n<record>` → (seconds, record). Anything else (an entry
+/// written by an older version, say) is a miss.
+fn split_expiry(stored: &[u8]) -> Option<(i64, &[u8])> {
+    let newline = stored.iter().position(|b| *b == b'\n')?;
+    let expires_at = std::str::from_utf8(&stored[..newline]).ok()?.parse().ok()?;
+    Some((expires_at, &stored[newline + 1..]))
+}
+
+/// For the health check: can the store answer at all?
 pub fn ping() -> Result<(), String> {
-    let url = config::required("redis_url").map_err(|_| "redis_url is not set".to_owned())?;
-    let conn = Connection::open(&url).map_err(|e| e.to_string())?;
-    conn.execute("PING", &[])
+    let store = Store::open_default().map_err(|e| e.to_string())?;
+    store
+        .exists("spintemp:health")
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_expiry;
+
+    #[test]
+    fn entries_carry_their_expiry() {
+        assert_eq!(
+            split_expiry(b"1700000000\n{\"id\":1}"),
+            Some((1_700_000_000, &b"{\"id\":1}"[..]))
+        );
+        assert_eq!(split_expiry(b"{\"id\":1}"), None);
+        assert_eq!(split_expiry(b"soon\n{}"), None);
+    }
 }

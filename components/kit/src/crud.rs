@@ -12,11 +12,12 @@ use crate::response::Reply;
 use domain::entity::{Entity, SqlValue};
 use domain::list::{encode_cursor, ListQuery};
 use domain::text::like_escape;
-use spin_sdk::pg4::{DbValue, ParameterValue};
+use spin_sdk::pg4::ParameterValue;
 use uuid::Uuid;
 
 /// The parameters every write binds first: $1 record id, $2 actor, $3 event
-/// id, $4 operation, $5 request id.
+/// id, $4 operation, $5 request id. Both ids are UUIDv7: time-ordered for
+/// keyset pages, and audit-get finds an event's chunk by the time in its id.
 fn write_params(ctx: &Ctx, id: Uuid, caller: &Caller) -> Vec<ParameterValue> {
     vec![
         ParameterValue::Uuid(id.to_string()),
@@ -58,17 +59,17 @@ pub fn get(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
     }
     let db = db::connect()?;
     let sql = format!(
-        "SELECT {json}(t) FROM {table} t WHERE t.id = $1::uuid",
+        "SELECT (SELECT {json}(t) FROM {table} t WHERE t.id = $1::uuid)",
         json = entity.json_fn,
         table = entity.table
     );
-    let rows = db::query(
+    let row = db::one_row(
         &db,
         &sql,
         &[ParameterValue::Uuid(id.to_string())],
         entity.unique_violation,
     )?;
-    let body = db::first_jsonb(&rows).ok_or(ApiError::NotFound)?;
+    let body = db::jsonb(&row[0]).ok_or(ApiError::NotFound)?;
     cache.put(&key, &body);
     record(200, body)
 }
@@ -99,36 +100,23 @@ pub fn list(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
         let p = binds.bind(value.clone());
         conditions.push(condition.replace("{}", &p));
     }
-    // One row more than asked tells whether there is a next page.
-    let limit = binds.bind(SqlValue::Int(query.limit + 1));
-    let filter = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    };
-    let sql = format!(
-        "SELECT t.id, {json}(t) FROM {table} t {filter} ORDER BY t.id LIMIT {limit}",
-        json = entity.json_fn,
-        table = entity.table
+    let limit = binds.bind(SqlValue::Int(query.limit));
+    let sql = db::page_query(
+        &format!("{}(t) AS item, t.id::text AS last_id", entity.json_fn),
+        &format!("FROM {} t {}", entity.table, db::where_all(&conditions)),
+        "t.id",
+        &limit,
+        &["last_id"],
     );
 
     let db = db::connect()?;
-    let rows = db::query(&db, &sql, &binds.params(), entity.unique_violation)?;
-    let page = rows.rows.len().min(query.limit as usize);
-    let next_cursor = if rows.rows.len() > page {
-        match &rows.rows[page - 1][0] {
-            DbValue::Uuid(id) => Uuid::try_parse(id).ok().map(encode_cursor),
-            _ => None,
-        }
-    } else {
-        None
-    };
-
-    let items = rows
-        .rows
-        .iter()
-        .take(page)
-        .filter_map(|row| db::jsonb(&row[1]));
+    let row = db::one_row(&db, &sql, &binds.params(), entity.unique_violation)?;
+    let next_cursor = db::boolean(&row[1])
+        .then(|| db::text(&row[2]).and_then(|id| Uuid::try_parse(id).ok()))
+        .flatten()
+        .map(encode_cursor);
+    let items =
+        db::jsonb(&row[0]).ok_or_else(|| ApiError::Internal("a page without items".into()))?;
     Ok(Reply::json_bytes(200, db::page_body(items, next_cursor)))
 }
 
@@ -156,7 +144,7 @@ pub fn create(
            VALUES ($1::uuid, $2::uuid, $2::uuid, {placeholders}) \
            ON CONFLICT DO NOTHING RETURNING t.* \
          ), event AS ({audit}) \
-         SELECT {json}(created::{table}) FROM created",
+         SELECT (SELECT {json}(created::{table}) FROM created)",
         names = names.join(", "),
         placeholders = placeholders.join(", "),
         audit = audit_insert(
@@ -168,9 +156,9 @@ pub fn create(
         ),
     );
     let db = db::connect()?;
-    let rows = db::query(&db, &sql, &params, entity.unique_violation)?;
-    let body = db::first_jsonb(&rows)
-        .ok_or_else(|| ApiError::Conflict(entity.unique_violation.to_owned()))?;
+    let row = db::one_row(&db, &sql, &params, entity.unique_violation)?;
+    let body =
+        db::jsonb(&row[0]).ok_or_else(|| ApiError::Conflict(entity.unique_violation.to_owned()))?;
     let location = format!("{}/{id}", ctx.path.trim_end_matches('/'));
     Ok(record(201, body)?.with_header("location", location))
 }
@@ -210,8 +198,7 @@ pub fn update(
         ),
     );
     let db = db::connect()?;
-    let rows = db::query(&db, &sql, &params, entity.unique_violation)?;
-    let row = rows.rows.first().ok_or(ApiError::NotFound)?;
+    let row = db::one_row(&db, &sql, &params, entity.unique_violation)?;
     if db::int64(&row[0]).is_none() {
         return Err(ApiError::NotFound);
     }
@@ -242,8 +229,7 @@ pub fn delete(ctx: &Ctx, entity: &Entity, caller: &Caller) -> Result<Reply, ApiE
         ),
     );
     let db = db::connect()?;
-    let rows = db::query(&db, &sql, &params, entity.unique_violation)?;
-    let row = rows.rows.first().ok_or(ApiError::NotFound)?;
+    let row = db::one_row(&db, &sql, &params, entity.unique_violation)?;
     if db::int64(&row[0]).is_none() {
         return Err(ApiError::NotFound);
     }

@@ -5,7 +5,7 @@ use crate::config;
 use crate::error::ApiError;
 use domain::entity::SqlValue;
 use domain::validity::to_sql_text;
-use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError, RowSet};
+use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError};
 
 /// The app database (`db_url`).
 pub fn connect() -> Result<Connection, ApiError> {
@@ -18,20 +18,42 @@ pub fn connect_to(variable: &str) -> Result<Connection, ApiError> {
     Connection::open(&url).map_err(|e| classify(e, ""))
 }
 
-/// `{"items": [...], "nextCursor": ...}` from records that are already JSON:
-/// spliced, not re-encoded.
-pub fn page_body(items: impl Iterator<Item = Vec<u8>>, next_cursor: Option<String>) -> Vec<u8> {
-    let mut body = b"{\"items\":[".to_vec();
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend(item);
-    }
-    body.extend(b"],\"nextCursor\":");
+/// `{"items": [...], "nextCursor": ...}` around a JSON array that Postgres
+/// already built: spliced, not re-encoded.
+pub fn page_body(items: Vec<u8>, next_cursor: Option<String>) -> Vec<u8> {
+    let mut body = b"{\"items\":".to_vec();
+    body.extend(items);
+    body.extend(b",\"nextCursor\":");
     body.extend(serde_json::to_vec(&next_cursor).unwrap_or_default());
     body.push(b'}');
     body
+}
+
+/// One page of a list as one row (see [`one_row`]): the JSON array of the
+/// first `limit` items, whether more follow, then the `keys` of the last item
+/// on the page (the next page's cursor). `select` names the columns `item`
+/// (jsonb) and each key; `from` is the FROM and WHERE; `limit` a placeholder.
+pub fn page_query(select: &str, from: &str, order_by: &str, limit: &str, keys: &[&str]) -> String {
+    let last: Vec<String> = keys
+        .iter()
+        .map(|key| format!(", max(page.{key}) FILTER (WHERE page.n = {limit})"))
+        .collect();
+    format!(
+        "SELECT coalesce(jsonb_agg(page.item ORDER BY page.n) FILTER (WHERE page.n <= {limit}), '[]'::jsonb), \
+                count(*) > {limit}{last} \
+         FROM (SELECT {select}, row_number() OVER (ORDER BY {order_by}) AS n \
+               {from} ORDER BY {order_by} LIMIT {limit} + 1) page",
+        last = last.concat()
+    )
+}
+
+/// The `WHERE` of a list from its conditions.
+pub fn where_all(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    }
 }
 
 /// Parameters of a statement being assembled: `bind` returns the
@@ -62,15 +84,33 @@ pub fn param(value: &SqlValue) -> ParameterValue {
     }
 }
 
-/// Runs one statement. `conflict` is the 409 detail should a unique
-/// constraint refuse it.
-pub fn query(
+/// Runs one statement that returns exactly one row, and gives that row.
+/// `conflict` is the 409 detail should a unique constraint refuse it.
+///
+/// Every statement sent through `query` is shaped to return one row whatever
+/// matches, because Spin 4.0.0–4.0.2 never answer a `query` whose result has
+/// no rows: the host call deadlocks and the request hangs
+/// (spinframework/spin#3671). So a list page is one row holding the JSON
+/// array (`coalesce(jsonb_agg(...), '[]')`), a lookup is a scalar subquery
+/// (`SELECT (SELECT ... WHERE id = $1)`, NULL when absent), and a conditional
+/// write is a CTE whose final `SELECT` of scalar subqueries says what
+/// happened. Statements whose rows nobody reads go through `execute`.
+pub fn one_row(
     db: &Connection,
     sql: &str,
     params: &[ParameterValue],
     conflict: &str,
-) -> Result<RowSet, ApiError> {
-    db.query(sql, params).map_err(|e| classify(e, conflict))
+) -> Result<Vec<DbValue>, ApiError> {
+    let mut rows = db
+        .query(sql, params)
+        .map_err(|e| classify(e, conflict))?
+        .rows;
+    match rows.len() {
+        1 => Ok(rows.remove(0)),
+        n => Err(ApiError::Internal(format!(
+            "a one-row statement returned {n} rows: {sql}"
+        ))),
+    }
 }
 
 /// SQLSTATE → HTTP. Spin reports most errors structured, but a violation
@@ -108,17 +148,23 @@ fn sqlstate_in_text(text: &str) -> Option<String> {
     (code.len() == 5 && code.chars().all(|c| c.is_ascii_alphanumeric())).then_some(code)
 }
 
-/// The jsonb in the first column of the first row: a single record.
-pub fn first_jsonb(rows: &RowSet) -> Option<Vec<u8>> {
-    rows.rows.first().and_then(|row| jsonb(&row[0]))
-}
-
 /// A jsonb value as raw JSON bytes.
 pub fn jsonb(value: &DbValue) -> Option<Vec<u8>> {
     match value {
         DbValue::Jsonb(bytes) => Some(bytes.clone()),
         _ => None,
     }
+}
+
+pub fn text(value: &DbValue) -> Option<&str> {
+    match value {
+        DbValue::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+pub fn boolean(value: &DbValue) -> bool {
+    matches!(value, DbValue::Boolean(true))
 }
 
 pub fn int64(value: &DbValue) -> Option<i64> {
@@ -144,6 +190,6 @@ mod tests {
 /// For the health check: can Postgres run a statement?
 pub fn ping() -> Result<(), ApiError> {
     let db = connect()?;
-    query(&db, "SELECT 1", &[], "")?;
+    one_row(&db, "SELECT 1", &[], "")?;
     Ok(())
 }

@@ -2,7 +2,9 @@
 //! names its operation and hands the request to `kit::run` with a handler
 //! built from these modules.
 //!
-//! - [`run`]: request id, body limits, problem+json for every error.
+//! - [`run`], [`run_front`]: request id, body limits, 404/405 by the route
+//!   table ([`routes`]), problem+json for every error; `run_front` also hands
+//!   the path's other methods on to their components.
 //! - [`auth`]: the bearer-token guard (public key only; cannot mint tokens).
 //! - [`db`], [`cache`]: Postgres and Redis through Spin's host APIs.
 //! - [`crud`]: list/get/create/update/delete for any [`domain::entity::Entity`],
@@ -15,11 +17,13 @@ pub mod config;
 pub mod crud;
 pub mod db;
 pub mod error;
+mod forward;
 pub mod request;
 pub mod response;
+pub mod routes;
 
 pub use error::ApiError;
-pub use request::{run, run_async, Ctx};
+pub use request::{run, run_front, Ctx};
 pub use response::Reply;
 
 /// The clock every default (validFrom = now) is taken from.

@@ -4,10 +4,10 @@
 
 use crate::error::ApiError;
 use crate::response::Reply;
+use crate::routes::{self, Dispatch};
 use domain::request_id;
 use futures::StreamExt;
 use spin_sdk::http::{IncomingRequest, Method, Response};
-use std::future::Future;
 use uuid::Uuid;
 
 /// Bodies above this are refused with 413 before they are parsed.
@@ -85,32 +85,47 @@ impl Ctx {
     }
 }
 
-/// Runs one request through `handler`. Components call this and nothing else.
+/// Runs one request through `handler`, for a component whose path has no
+/// other method to hand on (or that is reached only by chaining): a path or
+/// method its route does not have is a 404 or 405.
 pub async fn run(
     req: IncomingRequest,
     operation: &'static str,
     handler: impl FnOnce(&Ctx) -> Result<Reply, ApiError>,
 ) -> Response {
     let (request_id, ctx) = prepare(req, operation).await;
-    let outcome = ctx.and_then(|ctx| handler(&ctx));
+    let outcome = ctx.and_then(|ctx| match dispatch(&ctx)? {
+        Dispatch::Here => handler(&ctx),
+        Dispatch::Forward(target) => Err(ApiError::Internal(format!(
+            "{operation} cannot hand {} on to {target}; serve it with kit::run_front",
+            ctx.method
+        ))),
+    });
     finish(operation, &request_id, outcome)
 }
 
-/// As [`run`], for handlers that must await (the gateway's forwarding).
-pub async fn run_async<F>(
+/// As [`run`], for the component that serves a path in spin.toml (its GET):
+/// the path's other methods go on to their own components by service
+/// chaining, unread by this one.
+pub async fn run_front(
     req: IncomingRequest,
     operation: &'static str,
-    handler: impl FnOnce(Ctx) -> F,
-) -> Response
-where
-    F: Future<Output = Result<Reply, ApiError>>,
-{
+    handler: impl FnOnce(&Ctx) -> Result<Reply, ApiError>,
+) -> Response {
     let (request_id, ctx) = prepare(req, operation).await;
     let outcome = match ctx {
-        Ok(ctx) => handler(ctx).await,
+        Ok(ctx) => match dispatch(&ctx) {
+            Ok(Dispatch::Here) => handler(&ctx),
+            Ok(Dispatch::Forward(target)) => crate::forward::forward(ctx, target).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     finish(operation, &request_id, outcome)
+}
+
+fn dispatch(ctx: &Ctx) -> Result<Dispatch, ApiError> {
+    routes::dispatch(ctx.operation, &ctx.method.to_string(), &ctx.path)
 }
 
 async fn prepare(req: IncomingRequest, operation: &'static str) -> (String, Result<Ctx, ApiError>) {

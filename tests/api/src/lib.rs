@@ -140,12 +140,22 @@ impl TestApp {
     /// A new app instance on the shared database; `overrides` replace
     /// variables (e.g. a Redis that is down).
     pub async fn start(overrides: &[(&str, &str)]) -> anyhow::Result<TestApp> {
-        TestApp::start_in(DB_NAME, overrides).await
+        TestApp::launch(DB_NAME, &redis_url(), overrides).await
     }
 
     /// A new app instance on its own database `db_name`, for tests that
     /// must see every row of it (e.g. with a relay draining the outbox).
     pub async fn start_in(db_name: &str, overrides: &[(&str, &str)]) -> anyhow::Result<TestApp> {
+        TestApp::launch(db_name, &redis_url(), overrides).await
+    }
+
+    /// The app as production runs it: the key-value store `default` (the
+    /// cache) backed by the Redis at `cache_url` through the runtime config.
+    pub async fn launch(
+        db_name: &str,
+        cache_url: &str,
+        overrides: &[(&str, &str)],
+    ) -> anyhow::Result<TestApp> {
         build_components().await?;
         prepare_database(db_name).await?;
         let db_url = db_url_for(db_name);
@@ -153,18 +163,31 @@ impl TestApp {
         let mut variables = vec![
             ("db_url".to_owned(), db_url.clone()),
             ("audit_db_url".to_owned(), db_url.clone()),
-            ("redis_url".to_owned(), redis_url()),
             ("jwt_public_key".to_owned(), keys.public_pem.clone()),
         ];
         for (name, value) in overrides {
             variables.retain(|(n, _)| n != name);
             variables.push((name.to_string(), value.to_string()));
         }
+        let runtime_config = std::env::temp_dir().join(format!(
+            "spintemp-api-tests-{}-runtime-config.toml",
+            Uuid::now_v7()
+        ));
+        std::fs::write(
+            &runtime_config,
+            format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{cache_url}\"\n"),
+        )?;
         let app = App::load(
             workspace_root().join("spin.toml"),
-            HostOptions { variables },
+            HostOptions {
+                variables,
+                runtime_config: Some(runtime_config.clone()),
+                ..HostOptions::default()
+            },
         )
-        .await?;
+        .await;
+        let _ = std::fs::remove_file(&runtime_config);
+        let app = app?;
         let db = PgPool::connect(&db_url).await?;
         let redis = redis::Client::open(redis_url())?;
         Ok(TestApp {
@@ -214,13 +237,43 @@ impl TestApp {
         .expect("reading the outbox")
     }
 
+    /// The cached record, as Redis holds it for the key-value store.
     pub async fn cached(&self, object_type: &str, id: &str) -> Option<Vec<u8>> {
-        let mut conn = self.redis.get_multiplexed_async_connection().await.ok()?;
-        redis::cmd("GET")
-            .arg(format!("spintemp:{object_type}:{id}"))
-            .query_async(&mut conn)
+        self.cache_entry(object_type, id)
             .await
-            .ok()?
+            .map(|(_, record)| record)
+    }
+
+    /// The cached record and the expiry stored with it (unix seconds).
+    pub async fn cache_entry(&self, object_type: &str, id: &str) -> Option<(i64, Vec<u8>)> {
+        let mut conn = self.redis.get_multiplexed_async_connection().await.ok()?;
+        let stored: Vec<u8> = redis::cmd("GET")
+            .arg(format!("spintemp:{object_type}:{id}"))
+            .query_async::<Option<Vec<u8>>>(&mut conn)
+            .await
+            .ok()??;
+        let newline = stored.iter().position(|b| *b == b'\n')?;
+        let expires_at = std::str::from_utf8(&stored[..newline]).ok()?.parse().ok()?;
+        Some((expires_at, stored[newline + 1..].to_vec()))
+    }
+
+    /// Writes a cache entry as the key-value store holds it.
+    pub async fn put_cache_entry(
+        &self,
+        object_type: &str,
+        id: &str,
+        expires_at: i64,
+        record: &[u8],
+    ) {
+        let mut conn = self.redis.get_multiplexed_async_connection().await.unwrap();
+        let mut stored = format!("{expires_at}\n").into_bytes();
+        stored.extend_from_slice(record);
+        redis::cmd("SET")
+            .arg(format!("spintemp:{object_type}:{id}"))
+            .arg(stored)
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
     }
 }
 

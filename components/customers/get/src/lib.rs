@@ -1,5 +1,6 @@
 //! GET /api/customers/:id — one customer, with its ETag, from the cache when
-//! it is there.
+//! it is there. It serves the path, so it hands PUT and DELETE on to
+//! customers-update and customers-delete.
 
 use domain::customer::CUSTOMER;
 use spin_sdk::http::{IncomingRequest, Response};
@@ -7,7 +8,7 @@ use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> Response {
-    kit::run(req, "customers-get", |ctx| {
+    kit::run_front(req, "customers-get", |ctx| {
         kit::auth::authenticate(ctx)?;
         kit::crud::get(ctx, &CUSTOMER)
     })

@@ -1,4 +1,5 @@
-//! GET /api/customers — a page of customers.
+//! GET /api/customers — a page of customers. It serves the path, so it hands
+//! POST on to customers-create.
 
 use domain::customer::CUSTOMER;
 use spin_sdk::http::{IncomingRequest, Response};
@@ -6,7 +7,7 @@ use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> Response {
-    kit::run(req, "customers-list", |ctx| {
+    kit::run_front(req, "customers-list", |ctx| {
         kit::auth::authenticate(ctx)?;
         kit::crud::list(ctx, &CUSTOMER)
     })

@@ -128,6 +128,40 @@ fn duplicate_codes_conflict_case_insensitively_and_write_nothing() {
     })
 }
 
+/// The key-value API has no TTL: an entry carries its expiry, so one whose
+/// invalidation was lost stops being served when it expires.
+#[test]
+fn an_expired_cache_entry_is_not_served() {
+    block_on(async {
+        let app = app().await;
+        let (_, token) = app.token(false);
+        let created = app
+            .create_customer(&token, &customer(&unique_code("exp")))
+            .await;
+        let id = created.json()["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/customers/{id}");
+        let mut stale = created.json();
+        stale["name"] = json!("stale");
+        let now = chrono::Utc::now().timestamp();
+
+        app.put_cache_entry("customer", &id, now + 600, stale.to_string().as_bytes())
+            .await;
+        let got = app.call("GET", &path).bearer(&token).send().await;
+        assert_eq!(got.json()["name"], "stale", "a live entry is served");
+
+        app.put_cache_entry("customer", &id, now - 1, stale.to_string().as_bytes())
+            .await;
+        let got = app.call("GET", &path).bearer(&token).send().await;
+        assert_eq!(got.json(), created.json(), "an expired entry is not");
+        let (expires_at, refilled) = app.cache_entry("customer", &id).await.unwrap();
+        assert!(expires_at > now);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&refilled).unwrap(),
+            created.json()
+        );
+    })
+}
+
 #[test]
 fn get_fills_the_cache_and_writes_invalidate_it() {
     block_on(async {
@@ -148,14 +182,17 @@ fn get_fills_the_cache_and_writes_invalidate_it() {
         assert_eq!(got.status, 200);
         assert_eq!(got.header("etag"), Some("\"1\""));
         assert_eq!(got.json(), created.json());
-        let cached = app
-            .cached("customer", &id)
+        let (expires_at, cached) = app
+            .cache_entry("customer", &id)
             .await
             .expect("get fills the cache");
         assert_eq!(
             serde_json::from_slice::<Value>(&cached).unwrap(),
             created.json()
         );
+        // cache_ttl_seconds is 60 by default.
+        let ttl = expires_at - chrono::Utc::now().timestamp();
+        assert!((55..=61).contains(&ttl), "the entry expires in {ttl} s");
 
         // Served from the cache: a row changed behind the API's back is not seen…
         sqlx::query("UPDATE customers SET name = 'changed behind the API' WHERE id = $1::uuid")

@@ -6,17 +6,32 @@
 use std::collections::BTreeSet;
 
 use api_tests::{block_on, build_components, workspace_root};
-use spintemp_host::manifest::{Component, ComponentSource, Manifest};
+use spintemp_host::manifest::{
+    Component, ComponentRef, ComponentSource, Manifest, PrivateRoute, RouteConfig,
+};
 use wit_parser::{decoding::DecodedWasm, Resolve, UnresolvedPackageGroup, WorldId};
 
-/// The Spin APIs that reach outside the component, and the
-/// `allowed_outbound_hosts` scheme(s) each needs. `None`: no host, but the
-/// component's `[variables]` table.
-const SPIN_APIS: [(&str, Option<&[&str]>); 4] = [
-    ("spin:postgres/postgres", Some(&["postgres"])),
-    ("fermyon:spin/redis", Some(&["redis", "rediss"])),
-    ("wasi:http/outgoing-handler", Some(&["http", "https"])),
-    ("fermyon:spin/variables", None),
+/// What spin.toml must grant a component for an API to reach anything.
+#[derive(Clone, Copy)]
+enum Grant {
+    /// `allowed_outbound_hosts` with one of these schemes.
+    Hosts(&'static [&'static str]),
+    /// A `[variables]` table.
+    Variables,
+    /// `key_value_stores`.
+    KeyValueStores,
+}
+
+/// The Spin APIs that reach outside the component, and their grants.
+const SPIN_APIS: [(&str, Grant); 5] = [
+    ("spin:postgres/postgres", Grant::Hosts(&["postgres"])),
+    ("fermyon:spin/redis", Grant::Hosts(&["redis", "rediss"])),
+    (
+        "wasi:http/outgoing-handler",
+        Grant::Hosts(&["http", "https"]),
+    ),
+    ("fermyon:spin/variables", Grant::Variables),
+    ("fermyon:spin/key-value", Grant::KeyValueStores),
 ];
 
 struct Built {
@@ -154,30 +169,78 @@ fn each_component_is_granted_exactly_the_spin_apis_it_imports() {
             .iter()
             .map(|host| host.split_once("://").map_or(host.as_str(), |(s, _)| s))
             .collect();
-        for (api, needs) in SPIN_APIS {
+        for (api, grant) in SPIN_APIS {
             let uses = imports.contains(api);
-            match needs {
-                Some(needs) => {
-                    let allowed = needs.iter().any(|scheme| schemes.contains(scheme));
-                    let hosts = &component.component.allowed_outbound_hosts;
-                    assert!(
-                        uses || !allowed,
-                        "{id} may reach {needs:?} hosts ({hosts:?}) but never imports {api}"
-                    );
-                    assert!(
-                        allowed || !uses,
-                        "{id} imports {api} but may reach no {needs:?} host ({hosts:?})"
-                    );
-                }
-                None => {
-                    let has = !component.component.variables.is_empty();
-                    assert!(
-                        uses || !has,
-                        "{id} is given variables but never imports {api}"
-                    );
-                    assert!(has || !uses, "{id} imports {api} but is given no variables");
-                }
-            }
+            let (granted, what) = match grant {
+                Grant::Hosts(needs) => (
+                    needs.iter().any(|scheme| schemes.contains(scheme)),
+                    format!(
+                        "{needs:?} hosts ({:?})",
+                        component.component.allowed_outbound_hosts
+                    ),
+                ),
+                Grant::Variables => (
+                    !component.component.variables.is_empty(),
+                    "variables".to_owned(),
+                ),
+                Grant::KeyValueStores => (
+                    !component.component.key_value_stores.is_empty(),
+                    format!("stores {:?}", component.component.key_value_stores),
+                ),
+            };
+            assert!(
+                uses || !granted,
+                "{id} is granted {what} but never imports {api}"
+            );
+            assert!(
+                granted || !uses,
+                "{id} imports {api} but is granted no {what}"
+            );
+        }
+    }
+}
+
+/// A component may chain to exactly the other operations of the path it
+/// serves, and those are reachable only by chaining (private routes): the
+/// front door is the only way in, and it is no wider than its route.
+#[test]
+fn a_component_hands_requests_on_only_to_the_operations_of_its_path() {
+    let resolve = worlds();
+    let root = workspace_root();
+    let manifest: Manifest =
+        toml::from_str(&std::fs::read_to_string(root.join("spin.toml")).unwrap()).unwrap();
+    for component in built(&resolve) {
+        let id = &component.id;
+        let chained: BTreeSet<String> = component
+            .component
+            .allowed_outbound_hosts
+            .iter()
+            .filter_map(|host| host.strip_prefix("http://"))
+            .filter_map(|host| host.strip_suffix(".spin.internal"))
+            .map(str::to_owned)
+            .collect();
+        let others: BTreeSet<String> = kit::routes::route_of(id)
+            .filter(|route| route.operations[0].1 == id)
+            .map(|route| {
+                route.operations[1..]
+                    .iter()
+                    .map(|(_, c)| c.to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(chained, others, "{id} may chain to {chained:?}");
+        for target in &chained {
+            let public = manifest.trigger.http.iter().any(|t| {
+                matches!(&t.component, Some(ComponentRef::Id(c)) if c == target)
+                    && !matches!(
+                        t.route,
+                        RouteConfig::Private(PrivateRoute { private: true })
+                    )
+            });
+            assert!(
+                !public,
+                "{target}, which {id} hands requests to, has a public route"
+            );
         }
     }
 }

@@ -1,0 +1,121 @@
+"""The requests tests/compat/run.sh sends, in order, to one runtime.
+
+Prints one JSON object per request: what was asked, the status, the
+headers that matter and the body with ids, instants and cursors replaced by
+placeholders, so that two runtimes on two fresh databases compare equal.
+Every request has a 10 s timeout: a runtime that never answers (Spin
+4.0.0-4.0.2 on a query with no rows, spinframework/spin#3671) shows as
+"timeout", not as a hang.
+"""
+
+import json
+import os
+import re
+import sys
+import urllib.error
+import urllib.request
+import uuid
+
+BASE = sys.argv[1]
+ADMIN = os.environ["COMPAT_ADMIN_TOKEN"]
+USER = os.environ["COMPAT_USER_TOKEN"]
+UNKNOWN = "0190a0a0-0000-7000-8000-000000000000"
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+def normalise(value):
+    if isinstance(value, dict):
+        return {
+            k: ("<cursor>" if k == "nextCursor" and v else normalise(v)) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    if isinstance(value, str):
+        return INSTANT.sub("<instant>", UUID.sub("<uuid>", value))
+    return value
+
+
+def call(method, path, body=None, token=ADMIN, headers=None):
+    req = urllib.request.Request(BASE + path, method=method)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, data=data, timeout=10) as res:
+            status, raw, hdrs = res.status, res.read(), res.headers
+    except urllib.error.HTTPError as e:
+        status, raw, hdrs = e.code, e.read(), e.headers
+    except (TimeoutError, OSError) as e:
+        return {"status": "timeout", "error": type(e).__name__}, None
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode(errors="replace")
+    kept = {
+        h: normalise(hdrs[h])
+        for h in ("content-type", "etag", "allow", "www-authenticate", "retry-after")
+        if hdrs.get(h)
+    }
+    if hdrs.get("location"):
+        kept["location"] = normalise(hdrs["location"])
+    kept["x-request-id"] = "present" if hdrs.get("x-request-id") else "missing"
+    return {"status": status, "headers": kept, "body": normalise(parsed)}, parsed
+
+
+def main():
+    out = []
+
+    def ask(label, *args, **kwargs):
+        result, parsed = call(*args, **kwargs)
+        out.append({"request": label, **result})
+        return parsed
+
+    ask("health", "GET", "/api/health", token=None)
+    ask("openapi document", "GET", "/api/openapi.json", token=None)
+    ask("unknown path", "GET", "/api/nothing-here")
+    ask("unknown nested path", "POST", "/api/customers/a/b")
+    ask("empty list", "GET", "/api/customers")
+    ask("unknown id", "GET", f"/api/customers/{UNKNOWN}")
+    ask("malformed id", "GET", "/api/customers/not-a-uuid")
+    ask("no token", "GET", "/api/customers", token=None)
+    ask("bad limit", "GET", "/api/customers?limit=abc")
+    ask("wrong method", "PATCH", f"/api/customers/{UNKNOWN}")
+    ask("wrong method on the list", "DELETE", "/api/customers")
+    first = ask("create", "POST", "/api/customers", {"code": "ducks", "name": "Ducks R Us"})
+    ask("create, trailing slash", "POST", "/api/customers/", {"code": "geese", "name": "Geese Ltd"})
+    ask("duplicate code", "POST", "/api/customers", {"code": "DUCKS", "name": "Again"})
+    ask("invalid body", "POST", "/api/customers", {"code": "", "name": 7})
+    ask("not json", "POST", "/api/customers", token=ADMIN, headers={"Content-Type": "text/plain"})
+    cid = (first or {}).get("id", UNKNOWN)
+    path = f"/api/customers/{cid}"
+    ask("get (cache miss)", "GET", path)
+    ask("get (cache hit)", "GET", path)
+    ask("search, no match", "GET", "/api/customers?q=nomatch")
+    ask("search", "GET", "/api/customers?q=duck")
+    ask("first page of one", "GET", "/api/customers?limit=1")
+    ask("update", "PUT", path, {"code": "ducks", "name": "Ducks R Us II"}, headers={"If-Match": '"1"'})
+    ask("stale update", "PUT", path, {"code": "ducks", "name": "Stale"}, headers={"If-Match": '"1"'})
+    ask("update unknown", "PUT", f"/api/customers/{UNKNOWN}", {"code": "x", "name": "y"})
+    ask("get after update", "GET", path)
+    ask("stale delete", "DELETE", path, headers={"If-Match": '"1"'})
+    ask("delete", "DELETE", path, headers={"If-Match": '"2"'})
+    ask("get deleted", "GET", path)
+    ask("delete again", "DELETE", path)
+    ask("audit, empty store", "GET", "/api/audit")
+    ask("audit filter, no match", "GET", f"/api/audit?objectId={cid}")
+    ask("audit, unknown id", "GET", f"/api/audit/{UNKNOWN}")
+    ask("audit, not a v7 id", "GET", f"/api/audit/{uuid.uuid4()}")
+    ask("audit, not an admin", "GET", "/api/audit", token=USER)
+    ask("audit, wrong method", "POST", "/api/audit", {})
+    for line in out:
+        print(json.dumps(line, sort_keys=True))
+
+
+main()
