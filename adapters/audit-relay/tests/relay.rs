@@ -3,15 +3,12 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_nats::jetstream;
 use audit_relay::event::OutboxEvent;
-use audit_relay::{store, Config};
+use audit_relay::{store, Config, PolicyAge};
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 fn config(app_url: &str, store_url: &str, stream: &TestStream) -> Config {
@@ -22,20 +19,6 @@ fn config(app_url: &str, store_url: &str, stream: &TestStream) -> Config {
     config.batch_size = 100;
     config.poll_interval = Duration::from_millis(300);
     config
-}
-
-async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 fn metric(text: &str, name: &str) -> f64 {
@@ -65,8 +48,8 @@ async fn relays_everything_and_reports_it_on_metrics_and_healthz() {
 
     let mut config = config(&db.url(), &db.url(), &stream);
     // Plain Postgres: configured policies are reported and ignored.
-    config.retention = Some("400 days".into());
-    config.compress_after = Some("7 days".into());
+    config.retention = Some(PolicyAge::Days(400));
+    config.compress_after = Some(PolicyAge::Days(7));
     let shutdown = CancellationToken::new();
     let relay = audit_relay::start(config, shutdown.clone()).await.unwrap();
     wait_drained(&pool, &pool, written.len(), Duration::from_secs(30)).await;
@@ -109,7 +92,7 @@ async fn relays_everything_and_reports_it_on_metrics_and_healthz() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_batch_changes_neither_store_nor_stream() {
     let app = TestDatabase::with_app_schema("replay_app").await;
-    let audit = TestDatabase::create("replay_store").await;
+    let audit = TestDatabase::store("replay_store").await;
     let stream = TestStream::new(SYSTEM_NATS);
     let app_pool = app.pool(4).await;
     let store_pool = audit.pool(2).await;
@@ -185,10 +168,12 @@ async fn a_replayed_batch_changes_neither_store_nor_stream() {
 }
 
 /// The audit migrations can run any number of times, concurrently, next to
-/// the app's in one `_sqlx_migrations`.
+/// the app's in one `_sqlx_migrations`, and make a hypertable exactly where
+/// the store server has TimescaleDB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_migrations_are_concurrent_and_repeatable() {
-    let db = TestDatabase::with_app_schema("migrate").await;
+    let expected = store_kind().await;
+    let db = TestDatabase::with_app_schema_on(Server::store(), "migrate").await;
     let pool = db.pool(4).await;
     let runs = (0..4).map(|_| {
         let pool = pool.clone();
@@ -197,13 +182,14 @@ async fn audit_migrations_are_concurrent_and_repeatable() {
     for run in runs {
         run.await.unwrap().unwrap();
     }
-    let kind: String = sqlx::query_scalar(
-        "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
-                THEN 'timescaledb' ELSE 'plain' END",
+    let hypertable: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
+                AND EXISTS (SELECT 1 FROM timescaledb_information.hypertables
+                            WHERE hypertable_name = 'audit_events')",
     )
     .fetch_one(&pool)
     .await
-    .unwrap();
+    .unwrap_or(false);
     let indexes: Vec<String> = sqlx::query_scalar(
         "SELECT indexname::text FROM pg_indexes WHERE tablename = 'audit_events' ORDER BY 1",
     )
@@ -211,8 +197,9 @@ async fn audit_migrations_are_concurrent_and_repeatable() {
     .await
     .unwrap();
     assert_eq!(
-        kind, "plain",
-        "this machine has no TimescaleDB; update the test where it has"
+        hypertable,
+        matches!(expected, StoreKind::Timescale { .. }),
+        "audit_events is a hypertable exactly where TimescaleDB is available ({expected:?})"
     );
     assert_eq!(
         indexes,
@@ -224,7 +211,15 @@ async fn audit_migrations_are_concurrent_and_repeatable() {
             "audit_events_occurred_at_id_idx",
         ]
     );
-    store::apply_policies(&pool, &store::Policies::default())
+    let applied = store::apply_policies(&pool, &store::Policies::default())
         .await
         .unwrap();
+    let expected_applied = match expected {
+        StoreKind::Plain => store::Applied::NotHypertable,
+        StoreKind::Timescale { .. } => store::Applied::Hypertable {
+            retention: store::Change::None,
+            compression: store::Change::None,
+        },
+    };
+    assert_eq!(applied, expected_applied);
 }
