@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use audit_relay::metrics::Stage;
 use audit_relay::{store, Config, PolicyAge};
 use common::*;
 use sqlx::postgres::PgPool;
@@ -359,12 +360,14 @@ async fn a_stuck_policy_step_does_not_hold_up_relaying() {
     let health = healthz(relay.http_addr).await;
     assert_eq!(health["status"], "ok", "{health}");
     assert_eq!(health["policies"], "pending", "{health}");
-    assert!(
-        relay
-            .metrics
-            .failures(audit_relay::metrics::Stage::Policies)
-            >= 1
-    );
+    // The step has timed out at least once (the lock is still held) and
+    // is waiting again: relaying did not wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while relay.metrics.failures(Stage::Policies) == 0 {
+        assert!(Instant::now() < deadline, "the policy step never timed out");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(healthz(relay.http_addr).await["policies"], "pending");
 
     sqlx::query("SELECT pg_advisory_unlock(hashtext('audit-relay policies'))")
         .execute(&mut *holder)
