@@ -9,6 +9,7 @@ use async_nats::jetstream;
 use audit_relay::event::OutboxEvent;
 use audit_relay::{store, Config, PolicyAge};
 use common::*;
+use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 fn config(app_url: &str, store_url: &str, stream: &TestStream) -> Config {
@@ -222,4 +223,135 @@ async fn audit_migrations_are_concurrent_and_repeatable() {
         },
     };
     assert_eq!(applied, expected_applied);
+}
+
+/// A database migrated before 0002 (outbox trigger notifying on every
+/// insert) upgrades cleanly: the trigger and its function go, the waiting
+/// events stay, and from then on a write sends no notification at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbox_migrated_before_0002_upgrades_and_stops_notifying() {
+    let app = TestDatabase::create("upgrade_app").await;
+    let audit = TestDatabase::store("upgrade_store").await;
+    let stream = TestStream::new(SYSTEM_NATS);
+    let app_pool = app.pool(4).await;
+    let mut before_0002 = app_migrator();
+    before_0002.migrations = before_0002
+        .iter()
+        .filter(|migration| migration.version < 2)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before_0002.run(&app_pool).await.unwrap();
+
+    let mut listener = PgListener::connect(&app.url()).await.unwrap();
+    listener.listen("audit_outbox").await.unwrap();
+    let load = Load {
+        writers: 2,
+        events_per_writer: 50,
+        objects_per_writer: 5,
+        pause: Duration::ZERO,
+    };
+    let mut written = spawn_writers(app_pool.clone(), &load).await.unwrap();
+    // What this test would see if a write still notified.
+    tokio::time::timeout(Duration::from_secs(5), listener.recv())
+        .await
+        .expect("the 0001 trigger notifies")
+        .unwrap();
+    while tokio::time::timeout(Duration::from_millis(200), listener.recv())
+        .await
+        .is_ok()
+    {}
+
+    app_migrator().run(&app_pool).await.unwrap();
+    let (triggers, functions): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'audit_outbox'::regclass
+                                                  AND NOT tgisinternal),
+                (SELECT count(*) FROM pg_proc WHERE proname = 'audit_outbox_notify')",
+    )
+    .fetch_one(&app_pool)
+    .await
+    .unwrap();
+    assert_eq!((triggers, functions), (0, 0));
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_outbox")
+        .fetch_one(&app_pool)
+        .await
+        .unwrap();
+    assert_eq!(waiting as usize, written.len(), "the upgrade lost events");
+
+    written.extend(spawn_writers(app_pool.clone(), &load).await.unwrap());
+    let notified = tokio::time::timeout(Duration::from_secs(1), listener.recv()).await;
+    assert!(notified.is_err(), "a write notified: {notified:?}");
+
+    let store_pool = audit.pool(2).await;
+    let shutdown = CancellationToken::new();
+    let relay = audit_relay::start(config(&app.url(), &audit.url(), &stream), shutdown.clone())
+        .await
+        .unwrap();
+    wait_drained(
+        &app_pool,
+        &store_pool,
+        written.len(),
+        Duration::from_secs(30),
+    )
+    .await;
+    shutdown.cancel();
+    relay.wait().await.unwrap();
+    assert_relayed_exactly_once(&app_pool, &store_pool, &stream, &written, true).await;
+}
+
+/// Without notifications, an idle relay still picks up a trickle of writes
+/// soon: commit → store lag stays within the idle poll bound plus a batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickle_of_writes_reaches_the_store_within_the_poll_bound() {
+    let app = TestDatabase::with_app_schema("trickle_app").await;
+    let audit = TestDatabase::store("trickle_store").await;
+    let stream = TestStream::new(SYSTEM_NATS);
+    let app_pool = app.pool(2).await;
+    let store_pool = audit.pool(2).await;
+    let mut config = config(&app.url(), &audit.url(), &stream);
+    let defaults = Config::with_urls("postgres://a", "postgres://b", "nats://c");
+    config.poll_interval = defaults.poll_interval;
+    config.poll_min_interval = defaults.poll_min_interval;
+    let shutdown = CancellationToken::new();
+    let relay = audit_relay::start(config, shutdown.clone()).await.unwrap();
+    // Long enough idle for the poll to have backed off all the way.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let written = spawn_writers(
+        app_pool.clone(),
+        &Load {
+            writers: 1,
+            events_per_writer: 40,
+            objects_per_writer: 4,
+            pause: Duration::from_millis(150),
+        },
+    )
+    .await
+    .unwrap();
+    wait_drained(
+        &app_pool,
+        &store_pool,
+        written.len(),
+        Duration::from_secs(10),
+    )
+    .await;
+    shutdown.cancel();
+    relay.wait().await.unwrap();
+
+    let (p50, max): (f64, f64) = sqlx::query_as(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), max(lag)
+         FROM (SELECT EXTRACT(EPOCH FROM recorded_at - occurred_at)::float8 * 1000 AS lag
+               FROM audit_events) AS e",
+    )
+    .fetch_one(&store_pool)
+    .await
+    .unwrap();
+    eprintln!(
+        "trickle: {} events, lag p50 {p50:.0} ms, max {max:.0} ms",
+        written.len()
+    );
+    // The bound is 250 ms of poll plus one batch; the margin is for a
+    // machine shared with builds.
+    assert!(p50 < 250.0, "lag p50 {p50:.0} ms");
+    assert!(max < 1000.0, "lag max {max:.0} ms");
+    assert_store_exact(&store_pool, &written).await;
 }
