@@ -41,6 +41,8 @@ impl PolicyAge {
 impl fmt::Display for PolicyAge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            PolicyAge::Seconds(n) if n % 3_600 == 0 => write!(f, "{} hours", n / 3_600),
+            PolicyAge::Seconds(n) if n % 60 == 0 => write!(f, "{} minutes", n / 60),
             PolicyAge::Seconds(n) => write!(f, "{n} seconds"),
             PolicyAge::Days(n) => write!(f, "{n} days"),
             PolicyAge::Months(n) => write!(f, "{n} months"),
@@ -131,6 +133,9 @@ mod tests {
         }
         assert_eq!(PolicyAge::Days(400).interval(), "400 days");
         assert_eq!(PolicyAge::Months(12).interval(), "12 months");
+        assert_eq!(PolicyAge::Seconds(43_200).interval(), "12 hours");
+        assert_eq!(PolicyAge::Seconds(5_400).interval(), "90 minutes");
+        assert_eq!(PolicyAge::Seconds(30).interval(), "30 seconds");
     }
 
     #[test]

@@ -13,6 +13,8 @@ use tokio::time::sleep;
 
 const DRAIN_LIMIT: Duration = Duration::from_secs(40);
 const STOP_LIMIT: Duration = Duration::from_secs(15);
+/// Longer than the `AUDIT_RELAY_STAGE_TIMEOUT` the fixtures give the relay.
+const OUTAGE: Duration = Duration::from_millis(3500);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_killed_with_sigkill_again_and_again_lose_and_repeat_nothing() {
@@ -144,12 +146,16 @@ async fn audit_store_and_outbox_database_refusing_connections() {
     let store_pool = store.pool(2).await;
     wait_for_rows(&store_pool, 1, Duration::from_secs(15)).await;
 
+    // Each single outage outlasts the relay's 3 s stage timeout: a relay
+    // that was waiting for a connection rather than using one when the
+    // proxy cut it would otherwise simply get one once the outage ended,
+    // and the test would not see that it noticed.
     store_proxy.set_enabled(false);
-    sleep(Duration::from_millis(2500)).await;
+    sleep(OUTAGE).await;
     store_proxy.set_enabled(true);
     sleep(Duration::from_millis(800)).await;
     app_proxy.set_enabled(false);
-    sleep(Duration::from_millis(2500)).await;
+    sleep(OUTAGE).await;
     app_proxy.set_enabled(true);
     sleep(Duration::from_millis(800)).await;
     app_proxy.set_enabled(false);

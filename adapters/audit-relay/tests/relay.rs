@@ -9,7 +9,7 @@ use async_nats::jetstream;
 use audit_relay::event::OutboxEvent;
 use audit_relay::{store, Config, PolicyAge};
 use common::*;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPool};
 use tokio_util::sync::CancellationToken;
 
 fn config(app_url: &str, store_url: &str, stream: &TestStream) -> Config {
@@ -20,6 +20,23 @@ fn config(app_url: &str, store_url: &str, stream: &TestStream) -> Config {
     config.batch_size = 100;
     config.poll_interval = Duration::from_millis(300);
     config
+}
+
+/// Runs a relay in-process until the outbox is drained into the store, then
+/// stops it; returns its /metrics as they were when drained.
+async fn relay_until_drained(
+    config: Config,
+    app_pool: &PgPool,
+    store_pool: &PgPool,
+    expected: usize,
+) -> String {
+    let shutdown = CancellationToken::new();
+    let relay = audit_relay::start(config, shutdown.clone()).await.unwrap();
+    wait_drained(app_pool, store_pool, expected, Duration::from_secs(30)).await;
+    let (_, text) = http_get(relay.http_addr, "/metrics").await;
+    shutdown.cancel();
+    relay.wait().await.unwrap();
+    text
 }
 
 fn metric(text: &str, name: &str) -> f64 {
@@ -148,22 +165,10 @@ async fn a_replayed_batch_changes_neither_store_nor_stream() {
             .unwrap();
     }
 
-    let shutdown = CancellationToken::new();
-    let relay = audit_relay::start(config(&app.url(), &audit.url(), &stream), shutdown.clone())
-        .await
-        .unwrap();
-    wait_drained(
-        &app_pool,
-        &store_pool,
-        written.len(),
-        Duration::from_secs(30),
-    )
-    .await;
-    let (_, text) = http_get(relay.http_addr, "/metrics").await;
+    let config = config(&app.url(), &audit.url(), &stream);
+    let text = relay_until_drained(config, &app_pool, &store_pool, written.len()).await;
     assert_eq!(metric(&text, "audit_relay_events_relayed_total"), 300.0);
     assert_eq!(metric(&text, "audit_relay_events_stored_total"), 100.0);
-    shutdown.cancel();
-    relay.wait().await.unwrap();
 
     assert_relayed_exactly_once(&app_pool, &store_pool, &stream, &written, true).await;
 }
@@ -283,19 +288,8 @@ async fn an_outbox_migrated_before_0002_upgrades_and_stops_notifying() {
     assert!(notified.is_err(), "a write notified: {notified:?}");
 
     let store_pool = audit.pool(2).await;
-    let shutdown = CancellationToken::new();
-    let relay = audit_relay::start(config(&app.url(), &audit.url(), &stream), shutdown.clone())
-        .await
-        .unwrap();
-    wait_drained(
-        &app_pool,
-        &store_pool,
-        written.len(),
-        Duration::from_secs(30),
-    )
-    .await;
-    shutdown.cancel();
-    relay.wait().await.unwrap();
+    let config = config(&app.url(), &audit.url(), &stream);
+    relay_until_drained(config, &app_pool, &store_pool, written.len()).await;
     assert_relayed_exactly_once(&app_pool, &store_pool, &stream, &written, true).await;
 }
 
