@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
+
+use crate::policy::PolicyAge;
 
 /// Moves audit events from the app database's outbox into NATS JetStream and
 /// the audit store.
@@ -60,9 +62,16 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: u16,
 
-    /// Look at the outbox this often even without a notification.
-    #[arg(long, env = "AUDIT_RELAY_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    /// Longest wait between two looks at an idle outbox. After work the
+    /// relay looks again after --poll-min-interval and doubles the wait on
+    /// each empty look, up to this.
+    #[arg(long, env = "AUDIT_RELAY_POLL_INTERVAL", default_value = "250ms", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
+
+    /// First wait after a batch that was not full (a full one is followed by
+    /// the next claim at once).
+    #[arg(long, env = "AUDIT_RELAY_POLL_MIN_INTERVAL", default_value = "10ms", value_parser = humantime::parse_duration)]
+    pub poll_min_interval: Duration,
 
     /// Longest wait for one step of a batch (claim, publish acks, store
     /// insert, commit) before the batch is released and retried.
@@ -86,15 +95,24 @@ pub struct Config {
     #[arg(long, env = "AUDIT_RELAY_LISTEN", default_value = "0.0.0.0:9465")]
     pub listen: SocketAddr,
 
-    /// TimescaleDB only: drop audit chunks older than this Postgres interval
-    /// (e.g. "400 days"). Unset removes the policy.
-    #[arg(long, env = "AUDIT_RELAY_RETENTION")]
-    pub retention: Option<String>,
+    /// TimescaleDB only: drop audit chunks older than this, a whole number
+    /// and a unit ("400 days", "13 months", "2 years"). Unset removes the
+    /// policy.
+    #[arg(long, env = "AUDIT_RELAY_RETENTION", value_name = "AGE", value_parser = parse_age,
+          allow_negative_numbers = true)]
+    pub retention: Option<PolicyAge>,
 
-    /// TimescaleDB only: compress audit chunks older than this Postgres
-    /// interval (e.g. "7 days"). Unset removes the policy.
-    #[arg(long, env = "AUDIT_RELAY_COMPRESS_AFTER")]
-    pub compress_after: Option<String>,
+    /// TimescaleDB only: compress audit chunks older than this ("7 days").
+    /// Unset removes the policy.
+    #[arg(long, env = "AUDIT_RELAY_COMPRESS_AFTER", value_name = "AGE", value_parser = parse_age,
+          allow_negative_numbers = true)]
+    pub compress_after: Option<PolicyAge>,
+
+    /// Accept --retention or --compress-after under a day (hours, minutes,
+    /// seconds). Without it they are refused: a short retention deletes
+    /// nearly all history the moment it is applied.
+    #[arg(long, env = "AUDIT_RELAY_ALLOW_SHORT_POLICIES")]
+    pub allow_short_policies: bool,
 
     /// Log line format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -107,7 +125,56 @@ pub enum LogFormat {
     Json,
 }
 
+fn parse_age(text: &str) -> Result<PolicyAge, String> {
+    text.parse()
+}
+
 impl Config {
+    /// Parses the command line and environment and checks what one flag's
+    /// parser cannot see; on any error prints it, naming the flag, and exits
+    /// with status 2 before anything is connected to.
+    pub fn parse_checked() -> Config {
+        let config = Config::parse();
+        if let Err(message) = config.validate() {
+            Config::command()
+                .error(clap::error::ErrorKind::ValueValidation, message)
+                .exit();
+        }
+        config
+    }
+
+    /// The checks across flags. A bad setting is a reason not to start: it
+    /// would not get better by retrying.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.allow_short_policies {
+            for (flag, age) in [
+                ("--retention", self.retention),
+                ("--compress-after", self.compress_after),
+            ] {
+                if let Some(age) = age.filter(|age| age.is_under_a_day()) {
+                    let why = if flag == "--retention" {
+                        "it drops nearly all audit history the moment it is applied"
+                    } else {
+                        "it compresses chunks that are still being written to"
+                    };
+                    return Err(format!(
+                        "{flag} {age} is under a day ({why}); pass --allow-short-policies if that is meant"
+                    ));
+                }
+            }
+        }
+        if self.poll_interval.is_zero() || self.poll_min_interval.is_zero() {
+            return Err("--poll-interval and --poll-min-interval must be more than zero".into());
+        }
+        if self.poll_min_interval > self.poll_interval {
+            return Err(format!(
+                "--poll-min-interval ({:?}) is longer than --poll-interval ({:?})",
+                self.poll_min_interval, self.poll_interval
+            ));
+        }
+        Ok(())
+    }
+
     pub fn audit_database_url(&self) -> &str {
         self.audit_database_url
             .as_deref()
@@ -156,6 +223,60 @@ mod tests {
         assert_eq!(config.audit_database_url(), "postgres://app");
         assert_eq!(config.batch_size, 1000);
         assert_eq!(config.duplicate_window, Duration::from_secs(600));
+    }
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let base = ["audit-relay", "--database-url", "postgres://app"];
+        let config =
+            Config::try_parse_from(base.iter().chain(args)).map_err(|error| error.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn policy_ages_need_a_unit_and_name_their_flag_when_refused() {
+        let config = parse(&["--retention", "400 days", "--compress-after", "1 week"]).unwrap();
+        assert_eq!(config.retention, Some(PolicyAge::Days(400)));
+        assert_eq!(config.compress_after, Some(PolicyAge::Days(7)));
+        for (args, flag, reason) in [
+            (["--retention", "400"], "--retention", "no unit"),
+            (["--retention", "400 dayz"], "--retention", "unknown unit"),
+            (["--compress-after", "-1"], "--compress-after", ""),
+            (
+                ["--compress-after", "0 days"],
+                "--compress-after",
+                "more than zero",
+            ),
+            (["--retention", "12h"], "--retention", "under a day"),
+            (
+                ["--compress-after", "3 hours"],
+                "--compress-after",
+                "under a day",
+            ),
+        ] {
+            let error = parse(&args).unwrap_err();
+            assert!(
+                error.contains(flag) && error.contains(reason),
+                "{args:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn short_policies_need_the_explicit_opt_in() {
+        let config = parse(&["--retention", "12h", "--allow-short-policies"]).unwrap();
+        assert_eq!(config.retention, Some(PolicyAge::Seconds(43_200)));
+        assert!(parse(&["--compress-after", "1 day"]).is_ok());
+    }
+
+    #[test]
+    fn polling_bounds_are_checked() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.poll_interval, Duration::from_millis(250));
+        assert_eq!(config.poll_min_interval, Duration::from_millis(10));
+        let error = parse(&["--poll-min-interval", "1s", "--poll-interval", "500ms"]).unwrap_err();
+        assert!(error.contains("--poll-min-interval"), "{error}");
+        assert!(parse(&["--poll-interval", "0s"]).is_err());
     }
 
     #[test]

@@ -70,6 +70,7 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     let body = serde_json::json!({
         "status": report.status,
         "nats": shared.publisher.connection_state(),
+        "policies": report.policies,
         "lastSuccessAt": report.last_success_at,
         "lastErrorAt": report.last_error_at,
         "lastError": report.last_error,

@@ -11,10 +11,12 @@ mod health;
 mod http;
 pub mod metrics;
 pub mod outbox;
+pub mod policy;
 pub mod publisher;
 mod relay;
 pub mod store;
 
 pub use config::{Config, LogFormat};
 pub use metrics::Metrics;
+pub use policy::PolicyAge;
 pub use relay::{run, start, Running};

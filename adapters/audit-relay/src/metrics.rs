@@ -12,7 +12,6 @@ pub enum Stage {
     Migrate,
     Policies,
     Stream,
-    Listen,
     Claim,
     Publish,
     Store,
@@ -20,11 +19,10 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 8] = [
+    pub const ALL: [Stage; 7] = [
         Stage::Migrate,
         Stage::Policies,
         Stage::Stream,
-        Stage::Listen,
         Stage::Claim,
         Stage::Publish,
         Stage::Store,
@@ -36,7 +34,6 @@ impl Stage {
             Stage::Migrate => "migrate",
             Stage::Policies => "policies",
             Stage::Stream => "stream",
-            Stage::Listen => "listen",
             Stage::Claim => "claim",
             Stage::Publish => "publish",
             Stage::Store => "store",

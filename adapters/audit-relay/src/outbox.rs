@@ -9,9 +9,6 @@ use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::event::OutboxEvent;
 
-/// The channel `audit_outbox`'s statement trigger notifies.
-pub const CHANNEL: &str = "audit_outbox";
-
 /// Claims by deleting: the rows vanish for everyone else only when the
 /// transaction commits, which the relay does after NATS and the store have
 /// the batch; until then they are locked, so other replicas skip them, and a
@@ -60,6 +57,16 @@ pub async fn claim(
     // events in order in the stream.
     events.sort_unstable_by_key(|event| event.seq);
     Ok(events)
+}
+
+/// Whether any row waits in the outbox (claimed by someone or not): the
+/// relay's poll, one indexed read that commits nothing.
+pub async fn has_waiting(pool: &PgPool) -> sqlx::Result<bool> {
+    let first: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM audit_outbox ORDER BY seq LIMIT 1")
+            .fetch_optional(pool)
+            .await?;
+    Ok(first.is_some())
 }
 
 /// How far behind the relay is: rows waiting, and the age in seconds of the

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Transaction};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -24,17 +24,16 @@ use crate::{http, outbox, store};
 
 const MIGRATION_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// Everything the workers, the listener and the HTTP server share.
+/// Everything the workers, the policy step and the HTTP server share.
 pub(crate) struct Shared {
     pub config: Config,
     pub outbox: PgPool,
     pub store: PgPool,
-    pub listen_pool: PgPool,
     pub publisher: Publisher,
     pub metrics: Metrics,
     pub health: Health,
-    /// Woken by NOTIFY; a stored permit covers a notification that arrives
-    /// while every worker is busy.
+    /// A worker that found more work than one batch wakes an idle peer
+    /// through this instead of letting it sleep out its poll interval.
     pub wake: Notify,
 }
 
@@ -61,6 +60,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
 /// Binds the HTTP port and starts relaying in the background. Fails only on
 /// configuration errors; unreachable databases or NATS are retried.
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running> {
+    config
+        .validate()
+        .map_err(|message| anyhow::anyhow!("invalid configuration: {message}"))?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -82,21 +84,14 @@ async fn connect(config: Config) -> Result<Shared> {
     // Two per worker (a batch in delivery, the next one claimed), one for the
     // backlog gauges read at scrape time.
     let outbox = outbox::pool(&config.database_url, 2 * workers + 1, stage_timeout)?;
+    // One per worker, one for the policy step.
     let store = store::pool(config.audit_database_url(), workers + 1, stage_timeout)?;
-    // LISTEN needs a session of its own that is never recycled.
-    let listen_pool = PgPoolOptions::new()
-        .max_connections(1)
-        .max_lifetime(None)
-        .idle_timeout(None)
-        .acquire_timeout(stage_timeout)
-        .connect_lazy_with(outbox::connect_options(&config.database_url)?);
     let in_flight = (config.batch_size as usize * config.workers as usize).max(5_000);
     let publisher = Publisher::connect(&config, stage_timeout, in_flight).await?;
     Ok(Shared {
         config,
         outbox,
         store,
-        listen_pool,
         publisher,
         metrics: Metrics::new(),
         health: Health::default(),
@@ -113,7 +108,10 @@ async fn supervise(
     let mut outcome = Ok(());
     if prepare(&shared, &shutdown).await {
         shared.health.set_ready();
-        let listen = tokio::spawn(listen(shared.clone(), shutdown.clone()));
+        // Policies are applied beside relaying, never in front of it: a
+        // store that is slow to take them (a lock held, a job running) must
+        // not stop events flowing. Their values were checked at start.
+        let policies = tokio::spawn(apply_policies(shared.clone(), shutdown.clone()));
         let mut workers = JoinSet::new();
         for id in 0..shared.config.workers {
             workers.spawn(worker(id, shared.clone(), shutdown.clone()));
@@ -141,44 +139,30 @@ async fn supervise(
             // back and stays in the outbox for the next relay.
             warn!("batches still in hand after the grace period: released");
         }
-        listen.abort();
+        policies.abort();
     }
     shared.health.set_stopped();
     shared.publisher.flush().await;
     shared.outbox.close().await;
     shared.store.close().await;
-    shared.listen_pool.close().await;
     let _ = server.await;
     info!("audit relay stopped");
     outcome
 }
 
-/// Migrates the store and applies its policies, retrying until it works.
-/// Returns false if shutdown came first.
+/// Migrates the store, retrying until it works: nothing can be stored
+/// before its table exists. Returns false if shutdown came first.
 async fn prepare(shared: &Shared, shutdown: &CancellationToken) -> bool {
     let config = &shared.config;
-    let policies = store::Policies {
-        retention: config.retention.clone(),
-        compress_after: config.compress_after.clone(),
-    };
     let mut backoff = Backoff::new(config.min_backoff, config.max_backoff);
     loop {
-        let attempt = async {
-            // Index builds on a large store may take a while; a dead server is
-            // caught sooner by the pool's acquire timeout.
-            stage(
-                Stage::Migrate,
-                MIGRATION_TIMEOUT,
-                store::migrate(&shared.store),
-            )
-            .await?;
-            stage(
-                Stage::Policies,
-                config.stage_timeout,
-                store::apply_policies(&shared.store, &policies),
-            )
-            .await
-        };
+        // Index builds on a large store may take a while; a dead server is
+        // caught sooner by the pool's acquire timeout.
+        let attempt = stage(
+            Stage::Migrate,
+            MIGRATION_TIMEOUT,
+            store::migrate(&shared.store),
+        );
         let attempted = tokio::select! {
             attempted = attempt => attempted,
             _ = shutdown.cancelled() => return false,
@@ -189,10 +173,43 @@ async fn prepare(shared: &Shared, shutdown: &CancellationToken) -> bool {
                 return true;
             }
             Err(failure) => {
-                if failure_is_retried(shared, &failure, &mut backoff, shutdown).await {
-                    continue;
+                if !failure_is_retried(shared, &failure, &mut backoff, shutdown).await {
+                    return false;
                 }
-                return false;
+            }
+        }
+    }
+}
+
+/// Makes the store's TimescaleDB policies match the configuration, retrying
+/// failures (an unreachable store, a lock wait past the stage timeout) until
+/// it has worked once.
+async fn apply_policies(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let config = &shared.config;
+    let policies = store::Policies {
+        retention: config.retention,
+        compress_after: config.compress_after,
+    };
+    let mut backoff = Backoff::new(config.min_backoff, config.max_backoff);
+    loop {
+        let attempt = stage(
+            Stage::Policies,
+            config.stage_timeout,
+            store::apply_policies(&shared.store, &policies),
+        );
+        let attempted = tokio::select! {
+            attempted = attempt => attempted,
+            _ = shutdown.cancelled() => return,
+        };
+        match attempted {
+            Ok(applied) => {
+                shared.health.set_policies(applied);
+                return;
+            }
+            Err(failure) => {
+                if !failure_is_retried(&shared, &failure, &mut backoff, &shutdown).await {
+                    return;
+                }
             }
         }
     }
@@ -223,6 +240,11 @@ async fn failure_is_retried(
 async fn worker(id: u16, shared: Arc<Shared>, shutdown: CancellationToken) {
     let config = &shared.config;
     let mut backoff = Backoff::new(config.min_backoff, config.max_backoff);
+    // Adaptive polling: the first look after work comes soon, each empty
+    // look doubles the wait up to --poll-interval, so an idle relay costs a
+    // few queries a second and a busy one none extra. (Jitter keeps
+    // replicas from polling in step.)
+    let mut idle = Backoff::new(config.poll_min_interval, config.poll_interval);
     let mut prefetched: Option<Batch> = None;
     while !shutdown.is_cancelled() {
         let batch = match prefetched.take() {
@@ -231,7 +253,7 @@ async fn worker(id: u16, shared: Arc<Shared>, shutdown: CancellationToken) {
                 Ok(Some(batch)) => batch,
                 Ok(None) => {
                     backoff.reset();
-                    wait_for_work(&shared, &shutdown).await;
+                    wait_for_work(&shared, idle.next_delay(), &shutdown).await;
                     continue;
                 }
                 Err(failure) => {
@@ -242,6 +264,7 @@ async fn worker(id: u16, shared: Arc<Shared>, shutdown: CancellationToken) {
                 }
             },
         };
+        idle.reset();
         let full = batch.events.len() == config.batch_size as usize;
         let (delivered, next) = if full {
             tokio::join!(deliver(&shared, batch), claim(&shared))
@@ -255,7 +278,10 @@ async fn worker(id: u16, shared: Arc<Shared>, shutdown: CancellationToken) {
                     // More is probably waiting: let an idle peer help.
                     shared.wake.notify_one();
                 } else if !full {
-                    wait_for_work(&shared, &shutdown).await;
+                    // The outbox had less than a batch: the next look comes
+                    // after --poll-min-interval, so that what trickles in
+                    // meanwhile goes as one batch.
+                    wait_for_work(&shared, idle.next_delay(), &shutdown).await;
                 }
                 // A full batch followed by an empty claim loops straight
                 // back: whatever arrived meanwhile gets a look at once.
@@ -282,10 +308,10 @@ async fn worker(id: u16, shared: Arc<Shared>, shutdown: CancellationToken) {
     debug!(worker = id, "worker stopped");
 }
 
-async fn wait_for_work(shared: &Shared, shutdown: &CancellationToken) {
+async fn wait_for_work(shared: &Shared, delay: Duration, shutdown: &CancellationToken) {
     tokio::select! {
         _ = shared.wake.notified() => {}
-        _ = tokio::time::sleep(shared.config.poll_interval) => {}
+        _ = tokio::time::sleep(delay) => {}
         _ = shutdown.cancelled() => {}
     }
 }
@@ -301,11 +327,19 @@ struct Batch {
 /// Claims the next batch; `None` when the outbox holds nothing unclaimed.
 async fn claim(shared: &Shared) -> Result<Option<Batch>, Failure> {
     let timeout = shared.config.stage_timeout;
+    // A look costs one statement; claiming from an empty outbox would cost
+    // three (BEGIN, the claim, ROLLBACK) on every idle poll.
+    let waiting = stage(Stage::Claim, timeout, outbox::has_waiting(&shared.outbox)).await?;
+    if !waiting {
+        shared.health.set_ok();
+        return Ok(None);
+    }
     let claimed_at = Instant::now();
     let mut tx = stage(Stage::Claim, timeout, shared.outbox.begin()).await?;
     let claiming = outbox::claim(&mut tx, shared.config.batch_size);
     let events = stage(Stage::Claim, timeout, claiming).await?;
     if events.is_empty() {
+        // Everything waiting is held by another worker or replica.
         stage(Stage::Claim, timeout, tx.rollback()).await?;
         shared.health.set_ok();
         return Ok(None);
@@ -381,47 +415,6 @@ async fn release_tx(shared: &Shared, tx: Transaction<'static, Postgres>) {
     // A connection too broken to roll back is closed, and the server rolls
     // back what it held.
     let _ = tokio::time::timeout(shared.config.stage_timeout, tx.rollback()).await;
-}
-
-/// Keeps a LISTEN session open and turns notifications into wake-ups.
-async fn listen(shared: Arc<Shared>, shutdown: CancellationToken) {
-    let config = &shared.config;
-    let mut backoff = Backoff::new(config.min_backoff, config.max_backoff);
-    loop {
-        let error = tokio::select! {
-            result = listen_session(&shared, &mut backoff) => match result {
-                Ok(never) => match never {},
-                Err(error) => error,
-            },
-            _ = shutdown.cancelled() => return,
-        };
-        let failure = Failure {
-            stage: Stage::Listen,
-            error,
-        };
-        // Polling carries on meanwhile; only latency suffers.
-        if !failure_is_retried(&shared, &failure, &mut backoff, &shutdown).await {
-            return;
-        }
-    }
-}
-
-async fn listen_session(
-    shared: &Shared,
-    backoff: &mut Backoff,
-) -> Result<std::convert::Infallible> {
-    let mut listener = PgListener::connect_with(&shared.listen_pool).await?;
-    listener.listen(outbox::CHANNEL).await?;
-    backoff.reset();
-    debug!("listening for outbox notifications");
-    // Rows may have arrived while no session was listening.
-    shared.wake.notify_one();
-    loop {
-        // `None` means the session was lost and re-established: anything
-        // notified in between was missed, so look anyway.
-        let _notification = listener.try_recv().await?;
-        shared.wake.notify_one();
-    }
 }
 
 /// A failed step of the relay, for the failure metric and the log.

@@ -13,11 +13,13 @@ use tokio::time::sleep;
 
 const DRAIN_LIMIT: Duration = Duration::from_secs(40);
 const STOP_LIMIT: Duration = Duration::from_secs(15);
+/// Longer than the `AUDIT_RELAY_STAGE_TIMEOUT` the fixtures give the relay.
+const OUTAGE: Duration = Duration::from_millis(3500);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_killed_with_sigkill_again_and_again_lose_and_repeat_nothing() {
     let app = TestDatabase::with_app_schema("kill_app").await;
-    let store = TestDatabase::create("kill_store").await;
+    let store = TestDatabase::store("kill_store").await;
     let stream = TestStream::new(SYSTEM_NATS);
     let logs = tempfile::tempdir().unwrap();
     let log_paths = [
@@ -73,7 +75,7 @@ async fn nats_down_at_start_and_twice_during_the_load() {
     let mut nats = NatsServer::not_started(&nats_log);
     let stream = TestStream::new(&nats.url());
     let app = TestDatabase::with_app_schema("nats_app").await;
-    let store = TestDatabase::create("nats_store").await;
+    let store = TestDatabase::store("nats_store").await;
     let settings = RelaySettings::new(&app.url(), &store.url(), &stream);
     let app_pool = app.pool(10).await;
     let store_pool = store.pool(2).await;
@@ -116,17 +118,17 @@ async fn nats_down_at_start_and_twice_during_the_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_store_and_outbox_database_refusing_connections() {
     let app = TestDatabase::with_app_schema("pg_app").await;
-    let store = TestDatabase::create("pg_store").await;
+    let store = TestDatabase::store("pg_store").await;
     let stream = TestStream::new(SYSTEM_NATS);
     let logs = tempfile::tempdir().unwrap();
     let relay_log = logs.path().join("relay.log");
     let _show_logs = LogsOnFailure(vec![relay_log.clone()]);
     // The relay reaches both databases only through proxies we can cut.
-    let app_proxy = Proxy::start(postgres_addr()).await;
-    let store_proxy = Proxy::start(postgres_addr()).await;
+    let app_proxy = Proxy::start(app.server.addr()).await;
+    let store_proxy = Proxy::start(store.server.addr()).await;
     let settings = RelaySettings::new(
-        &pg_url_via(app_proxy.addr, &app.name),
-        &pg_url_via(store_proxy.addr, &store.name),
+        &app.url_via(app_proxy.addr),
+        &store.url_via(store_proxy.addr),
         &stream,
     );
     let app_pool = app.pool(10).await;
@@ -144,12 +146,16 @@ async fn audit_store_and_outbox_database_refusing_connections() {
     let store_pool = store.pool(2).await;
     wait_for_rows(&store_pool, 1, Duration::from_secs(15)).await;
 
+    // Each single outage outlasts the relay's 3 s stage timeout: a relay
+    // that was waiting for a connection rather than using one when the
+    // proxy cut it would otherwise simply get one once the outage ended,
+    // and the test would not see that it noticed.
     store_proxy.set_enabled(false);
-    sleep(Duration::from_millis(2500)).await;
+    sleep(OUTAGE).await;
     store_proxy.set_enabled(true);
     sleep(Duration::from_millis(800)).await;
     app_proxy.set_enabled(false);
-    sleep(Duration::from_millis(2500)).await;
+    sleep(OUTAGE).await;
     app_proxy.set_enabled(true);
     sleep(Duration::from_millis(800)).await;
     app_proxy.set_enabled(false);

@@ -3,15 +3,13 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_nats::jetstream;
 use audit_relay::event::OutboxEvent;
-use audit_relay::{store, Config};
+use audit_relay::{store, Config, PolicyAge};
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use sqlx::postgres::{PgListener, PgPool};
 use tokio_util::sync::CancellationToken;
 
 fn config(app_url: &str, store_url: &str, stream: &TestStream) -> Config {
@@ -24,18 +22,21 @@ fn config(app_url: &str, store_url: &str, stream: &TestStream) -> Config {
     config
 }
 
-async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default();
-    (status, body)
+/// Runs a relay in-process until the outbox is drained into the store, then
+/// stops it; returns its /metrics as they were when drained.
+async fn relay_until_drained(
+    config: Config,
+    app_pool: &PgPool,
+    store_pool: &PgPool,
+    expected: usize,
+) -> String {
+    let shutdown = CancellationToken::new();
+    let relay = audit_relay::start(config, shutdown.clone()).await.unwrap();
+    wait_drained(app_pool, store_pool, expected, Duration::from_secs(30)).await;
+    let (_, text) = http_get(relay.http_addr, "/metrics").await;
+    shutdown.cancel();
+    relay.wait().await.unwrap();
+    text
 }
 
 fn metric(text: &str, name: &str) -> f64 {
@@ -65,8 +66,8 @@ async fn relays_everything_and_reports_it_on_metrics_and_healthz() {
 
     let mut config = config(&db.url(), &db.url(), &stream);
     // Plain Postgres: configured policies are reported and ignored.
-    config.retention = Some("400 days".into());
-    config.compress_after = Some("7 days".into());
+    config.retention = Some(PolicyAge::Days(400));
+    config.compress_after = Some(PolicyAge::Days(7));
     let shutdown = CancellationToken::new();
     let relay = audit_relay::start(config, shutdown.clone()).await.unwrap();
     wait_drained(&pool, &pool, written.len(), Duration::from_secs(30)).await;
@@ -109,7 +110,7 @@ async fn relays_everything_and_reports_it_on_metrics_and_healthz() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_batch_changes_neither_store_nor_stream() {
     let app = TestDatabase::with_app_schema("replay_app").await;
-    let audit = TestDatabase::create("replay_store").await;
+    let audit = TestDatabase::store("replay_store").await;
     let stream = TestStream::new(SYSTEM_NATS);
     let app_pool = app.pool(4).await;
     let store_pool = audit.pool(2).await;
@@ -164,31 +165,21 @@ async fn a_replayed_batch_changes_neither_store_nor_stream() {
             .unwrap();
     }
 
-    let shutdown = CancellationToken::new();
-    let relay = audit_relay::start(config(&app.url(), &audit.url(), &stream), shutdown.clone())
-        .await
-        .unwrap();
-    wait_drained(
-        &app_pool,
-        &store_pool,
-        written.len(),
-        Duration::from_secs(30),
-    )
-    .await;
-    let (_, text) = http_get(relay.http_addr, "/metrics").await;
+    let config = config(&app.url(), &audit.url(), &stream);
+    let text = relay_until_drained(config, &app_pool, &store_pool, written.len()).await;
     assert_eq!(metric(&text, "audit_relay_events_relayed_total"), 300.0);
     assert_eq!(metric(&text, "audit_relay_events_stored_total"), 100.0);
-    shutdown.cancel();
-    relay.wait().await.unwrap();
 
     assert_relayed_exactly_once(&app_pool, &store_pool, &stream, &written, true).await;
 }
 
 /// The audit migrations can run any number of times, concurrently, next to
-/// the app's in one `_sqlx_migrations`.
+/// the app's in one `_sqlx_migrations`, and make a hypertable exactly where
+/// the store server has TimescaleDB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_migrations_are_concurrent_and_repeatable() {
-    let db = TestDatabase::with_app_schema("migrate").await;
+    let expected = store_kind().await;
+    let db = TestDatabase::with_app_schema_on(Server::store(), "migrate").await;
     let pool = db.pool(4).await;
     let runs = (0..4).map(|_| {
         let pool = pool.clone();
@@ -197,13 +188,14 @@ async fn audit_migrations_are_concurrent_and_repeatable() {
     for run in runs {
         run.await.unwrap().unwrap();
     }
-    let kind: String = sqlx::query_scalar(
-        "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
-                THEN 'timescaledb' ELSE 'plain' END",
+    let hypertable: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
+                AND EXISTS (SELECT 1 FROM timescaledb_information.hypertables
+                            WHERE hypertable_name = 'audit_events')",
     )
     .fetch_one(&pool)
     .await
-    .unwrap();
+    .unwrap_or(false);
     let indexes: Vec<String> = sqlx::query_scalar(
         "SELECT indexname::text FROM pg_indexes WHERE tablename = 'audit_events' ORDER BY 1",
     )
@@ -211,8 +203,9 @@ async fn audit_migrations_are_concurrent_and_repeatable() {
     .await
     .unwrap();
     assert_eq!(
-        kind, "plain",
-        "this machine has no TimescaleDB; update the test where it has"
+        hypertable,
+        matches!(expected, StoreKind::Timescale { .. }),
+        "audit_events is a hypertable exactly where TimescaleDB is available ({expected:?})"
     );
     assert_eq!(
         indexes,
@@ -224,7 +217,135 @@ async fn audit_migrations_are_concurrent_and_repeatable() {
             "audit_events_occurred_at_id_idx",
         ]
     );
-    store::apply_policies(&pool, &store::Policies::default())
+    let applied = store::apply_policies(&pool, &store::Policies::default())
         .await
         .unwrap();
+    let expected_applied = match expected {
+        StoreKind::Plain => store::Applied::NotHypertable,
+        StoreKind::Timescale { .. } => store::Applied::Hypertable {
+            retention: store::Change::None,
+            compression: store::Change::None,
+        },
+    };
+    assert_eq!(applied, expected_applied);
+}
+
+/// A database migrated before 0002 (outbox trigger notifying on every
+/// insert) upgrades cleanly: the trigger and its function go, the waiting
+/// events stay, and from then on a write sends no notification at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbox_migrated_before_0002_upgrades_and_stops_notifying() {
+    let app = TestDatabase::create("upgrade_app").await;
+    let audit = TestDatabase::store("upgrade_store").await;
+    let stream = TestStream::new(SYSTEM_NATS);
+    let app_pool = app.pool(4).await;
+    let mut before_0002 = app_migrator();
+    before_0002.migrations = before_0002
+        .iter()
+        .filter(|migration| migration.version < 2)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before_0002.run(&app_pool).await.unwrap();
+
+    let mut listener = PgListener::connect(&app.url()).await.unwrap();
+    listener.listen("audit_outbox").await.unwrap();
+    let load = Load {
+        writers: 2,
+        events_per_writer: 50,
+        objects_per_writer: 5,
+        pause: Duration::ZERO,
+    };
+    let mut written = spawn_writers(app_pool.clone(), &load).await.unwrap();
+    // What this test would see if a write still notified.
+    tokio::time::timeout(Duration::from_secs(5), listener.recv())
+        .await
+        .expect("the 0001 trigger notifies")
+        .unwrap();
+    while tokio::time::timeout(Duration::from_millis(200), listener.recv())
+        .await
+        .is_ok()
+    {}
+
+    app_migrator().run(&app_pool).await.unwrap();
+    let (triggers, functions): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'audit_outbox'::regclass
+                                                  AND NOT tgisinternal),
+                (SELECT count(*) FROM pg_proc WHERE proname = 'audit_outbox_notify')",
+    )
+    .fetch_one(&app_pool)
+    .await
+    .unwrap();
+    assert_eq!((triggers, functions), (0, 0));
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_outbox")
+        .fetch_one(&app_pool)
+        .await
+        .unwrap();
+    assert_eq!(waiting as usize, written.len(), "the upgrade lost events");
+
+    written.extend(spawn_writers(app_pool.clone(), &load).await.unwrap());
+    let notified = tokio::time::timeout(Duration::from_secs(1), listener.recv()).await;
+    assert!(notified.is_err(), "a write notified: {notified:?}");
+
+    let store_pool = audit.pool(2).await;
+    let config = config(&app.url(), &audit.url(), &stream);
+    relay_until_drained(config, &app_pool, &store_pool, written.len()).await;
+    assert_relayed_exactly_once(&app_pool, &store_pool, &stream, &written, true).await;
+}
+
+/// Without notifications, an idle relay still picks up a trickle of writes
+/// soon: commit → store lag stays within the idle poll bound plus a batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickle_of_writes_reaches_the_store_within_the_poll_bound() {
+    let app = TestDatabase::with_app_schema("trickle_app").await;
+    let audit = TestDatabase::store("trickle_store").await;
+    let stream = TestStream::new(SYSTEM_NATS);
+    let app_pool = app.pool(2).await;
+    let store_pool = audit.pool(2).await;
+    let mut config = config(&app.url(), &audit.url(), &stream);
+    let defaults = Config::with_urls("postgres://a", "postgres://b", "nats://c");
+    config.poll_interval = defaults.poll_interval;
+    config.poll_min_interval = defaults.poll_min_interval;
+    let shutdown = CancellationToken::new();
+    let relay = audit_relay::start(config, shutdown.clone()).await.unwrap();
+    // Long enough idle for the poll to have backed off all the way.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let written = spawn_writers(
+        app_pool.clone(),
+        &Load {
+            writers: 1,
+            events_per_writer: 40,
+            objects_per_writer: 4,
+            pause: Duration::from_millis(150),
+        },
+    )
+    .await
+    .unwrap();
+    wait_drained(
+        &app_pool,
+        &store_pool,
+        written.len(),
+        Duration::from_secs(10),
+    )
+    .await;
+    shutdown.cancel();
+    relay.wait().await.unwrap();
+
+    let (p50, max): (f64, f64) = sqlx::query_as(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), max(lag)
+         FROM (SELECT EXTRACT(EPOCH FROM recorded_at - occurred_at)::float8 * 1000 AS lag
+               FROM audit_events) AS e",
+    )
+    .fetch_one(&store_pool)
+    .await
+    .unwrap();
+    eprintln!(
+        "trickle: {} events, lag p50 {p50:.0} ms, max {max:.0} ms",
+        written.len()
+    );
+    // The bound is 250 ms of poll plus one batch; the margin is for a
+    // machine shared with builds.
+    assert!(p50 < 250.0, "lag p50 {p50:.0} ms");
+    assert!(max < 1000.0, "lag max {max:.0} ms");
+    assert_store_exact(&store_pool, &written).await;
 }

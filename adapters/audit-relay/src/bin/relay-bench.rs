@@ -59,6 +59,11 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     rows_per_statement: u32,
 
+    /// After the load, how long to watch the idle relay's load on Postgres
+    /// (transactions per second on the app database and the store; 0 skips).
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    idle: Duration,
+
     #[arg(long, default_value_t = 1000)]
     batch_size: u32,
 
@@ -173,6 +178,10 @@ async fn bench(
             args.rate
         );
         report("steady", &audit, written, write_started.elapsed()).await?;
+    }
+
+    if !args.idle.is_zero() {
+        idle_load(server, app_db, store_db, args.idle).await?;
     }
 
     let metrics = relay.metrics.clone();
@@ -316,6 +325,45 @@ async fn report(phase: &str, audit: &PgPool, events: u64, elapsed: Duration) -> 
         events as f64 / elapsed.as_secs_f64()
     );
     Ok(())
+}
+
+/// Transactions per second on the app database and the store while nothing
+/// is written, from `pg_stat_database` (read from another database so that
+/// the reads do not count). Backends report their counts when they go idle,
+/// at most once a second, or 10 s after their last transaction: the wait
+/// lets the benchmark's own sessions report before the window opens.
+async fn idle_load(
+    server: &PgConnectOptions,
+    app_db: &str,
+    store_db: &str,
+    window: Duration,
+) -> Result<()> {
+    const SETTLE: Duration = Duration::from_secs(11);
+    tokio::time::sleep(SETTLE).await;
+    let mut conn = PgConnection::connect_with(server).await?;
+    let (app_before, store_before) = transactions(&mut conn, app_db, store_db).await?;
+    let started = Instant::now();
+    tokio::time::sleep(window).await;
+    let (app_after, store_after) = transactions(&mut conn, app_db, store_db).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    conn.close().await?;
+    println!(
+        "idle: {:.1} transactions/s on the app database, {:.1} on the store, over {seconds:.0} s",
+        (app_after - app_before) as f64 / seconds,
+        (store_after - store_before) as f64 / seconds,
+    );
+    Ok(())
+}
+
+async fn transactions(conn: &mut PgConnection, app_db: &str, store_db: &str) -> Result<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1),
+                (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $2)",
+    )
+    .bind(app_db)
+    .bind(store_db)
+    .fetch_one(conn)
+    .await?)
 }
 
 async fn create_database(server: &PgConnectOptions, name: &str) -> Result<()> {

@@ -4,16 +4,19 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer};
 use futures::StreamExt;
 use rand::Rng;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
@@ -21,15 +24,111 @@ use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
 
 pub const SYSTEM_NATS: &str = "nats://127.0.0.1:4222";
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+/// The app database server: the one CI and the development machines run.
+const APP_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable";
+/// Names any database on the server the audit stores are created on, e.g. a
+/// TimescaleDB: `postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable`.
+/// Unset, stores live on the app server.
+pub const STORE_URL_VAR: &str = "AUDIT_TEST_STORE_URL";
 const OBJECT_TYPES: [&str; 4] = ["user", "customer", "product", "promotion"];
 
-pub fn pg_url(database: &str) -> String {
-    format!("{SERVER}/{database}?sslmode=disable")
+/// A Postgres server the tests create databases on.
+#[derive(Debug, Clone)]
+pub struct Server {
+    options: PgConnectOptions,
 }
 
-pub fn pg_url_via(addr: SocketAddr, database: &str) -> String {
-    format!("postgres://postgres@{addr}/{database}?sslmode=disable")
+impl Server {
+    pub fn app() -> Server {
+        Server::from_url(APP_SERVER)
+    }
+
+    /// Where audit stores go: `AUDIT_TEST_STORE_URL`, or the app server.
+    pub fn store() -> Server {
+        match std::env::var(STORE_URL_VAR) {
+            Ok(url) if !url.is_empty() => Server::from_url(&url),
+            _ => Server::app(),
+        }
+    }
+
+    fn from_url(url: &str) -> Server {
+        Server {
+            options: PgConnectOptions::from_str(url)
+                .unwrap_or_else(|error| panic!("bad Postgres URL {url:?}: {error}")),
+        }
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        self.url_via(self.addr(), database)
+    }
+
+    /// The URL of `database` on this server as reached through `addr` (a proxy).
+    pub fn url_via(&self, addr: SocketAddr, database: &str) -> String {
+        format!(
+            "postgres://{}@{addr}/{database}?sslmode=disable",
+            self.options.get_username()
+        )
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        let host = match self.options.get_host() {
+            "localhost" => "127.0.0.1",
+            host => host,
+        };
+        format!("{host}:{}", self.options.get_port())
+            .parse()
+            .unwrap_or_else(|_| panic!("the tests need an IP address, not {host:?}"))
+    }
+}
+
+/// What kind of audit store the tests run against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreKind {
+    /// TimescaleDB available and preloaded: stores become hypertables.
+    Timescale {
+        version: String,
+    },
+    Plain,
+}
+
+/// Looks at the store server once and says in the test output (past the
+/// harness's capture, which would hide it for passing tests) which kind of
+/// store these tests cover.
+pub async fn store_kind() -> StoreKind {
+    static KIND: tokio::sync::OnceCell<StoreKind> = tokio::sync::OnceCell::const_new();
+    KIND.get_or_init(|| async {
+        let server = Server::store();
+        let mut conn = PgConnection::connect(&server.url("postgres"))
+            .await
+            .unwrap_or_else(|error| panic!("cannot reach the audit store server {}: {error}", server.addr()));
+        let (postgres, timescale): (String, Option<String>) = sqlx::query_as(
+            "SELECT current_setting('server_version'),
+                    (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'
+                     AND current_setting('shared_preload_libraries') LIKE '%timescaledb%')",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        let (kind, line) = match timescale {
+            Some(version) => (
+                StoreKind::Timescale { version: version.clone() },
+                format!("TimescaleDB {version} on PostgreSQL {postgres} at {}: hypertable and policy paths tested", server.addr()),
+            ),
+            None => (
+                StoreKind::Plain,
+                format!(
+                    "plain PostgreSQL {postgres} at {} (no TimescaleDB): the TimescaleDB paths are NOT tested, \
+                     only that policies are ignored; set {STORE_URL_VAR} to a TimescaleDB server to test them",
+                    server.addr()
+                ),
+            ),
+        };
+        let _ = writeln!(std::io::stderr(), "audit-relay tests: audit store is {line}");
+        kind
+    })
+    .await
+    .clone()
 }
 
 pub fn unique(tag: &str) -> String {
@@ -48,33 +147,55 @@ pub fn free_port() -> u16 {
 /// pass or fail.
 pub struct TestDatabase {
     pub name: String,
+    pub server: Server,
 }
 
 impl TestDatabase {
+    /// An empty database on the app server.
     pub async fn create(tag: &str) -> TestDatabase {
+        TestDatabase::create_on(Server::app(), tag).await
+    }
+
+    /// An empty database for an audit store, on the store server (see
+    /// [`STORE_URL_VAR`]).
+    pub async fn store(tag: &str) -> TestDatabase {
+        store_kind().await;
+        TestDatabase::create_on(Server::store(), tag).await
+    }
+
+    pub async fn create_on(server: Server, tag: &str) -> TestDatabase {
         let name = unique(&format!("relay_{tag}"));
-        let mut conn = PgConnection::connect(&pg_url("postgres")).await.unwrap();
+        let mut conn = PgConnection::connect(&server.url("postgres"))
+            .await
+            .unwrap();
         sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
             .execute(&mut conn)
             .await
             .unwrap();
         conn.close().await.unwrap();
-        TestDatabase { name }
+        TestDatabase { name, server }
     }
 
     /// A database with the app schema (and so `audit_outbox`).
     pub async fn with_app_schema(tag: &str) -> TestDatabase {
-        let db = TestDatabase::create(tag).await;
+        TestDatabase::with_app_schema_on(Server::app(), tag).await
+    }
+
+    pub async fn with_app_schema_on(server: Server, tag: &str) -> TestDatabase {
+        let db = TestDatabase::create_on(server, tag).await;
         let pool = db.pool(2).await;
-        let mut migrator = sqlx::migrate!("../../infra/migrations/app");
-        migrator.set_ignore_missing(true);
-        migrator.run(&pool).await.unwrap();
+        app_migrator().run(&pool).await.unwrap();
         pool.close().await;
         db
     }
 
     pub fn url(&self) -> String {
-        pg_url(&self.name)
+        self.server.url(&self.name)
+    }
+
+    /// This database as reached through `addr` (a proxy to its server).
+    pub fn url_via(&self, addr: SocketAddr) -> String {
+        self.server.url_via(addr, &self.name)
     }
 
     pub async fn pool(&self, connections: u32) -> PgPool {
@@ -89,6 +210,7 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let name = self.name.clone();
+        let maintenance = self.server.url("postgres");
         // Drop runs inside the test's runtime, which cannot be blocked on.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -96,7 +218,7 @@ impl Drop for TestDatabase {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let mut conn = PgConnection::connect(&pg_url("postgres")).await?;
+                let mut conn = PgConnection::connect(&maintenance).await?;
                 sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
                     .execute(&mut conn)
                     .await?;
@@ -108,6 +230,13 @@ impl Drop for TestDatabase {
             eprintln!("could not drop test database {}", self.name);
         }
     }
+}
+
+/// The app schema's migrations, as `spintemp-admin migrate` applies them.
+pub fn app_migrator() -> sqlx::migrate::Migrator {
+    let mut migrator = sqlx::migrate!("../../infra/migrations/app");
+    migrator.set_ignore_missing(true);
+    migrator
 }
 
 /// A stream name and subject prefix of our own; the stream is deleted when
@@ -643,10 +772,6 @@ async fn bind_again(addr: SocketAddr) -> TcpListener {
     }
 }
 
-pub fn postgres_addr() -> SocketAddr {
-    "127.0.0.1:5432".parse().unwrap()
-}
-
 pub fn print_log_tail(path: &Path) {
     if let Ok(text) = std::fs::read_to_string(path) {
         let lines: Vec<&str> = text.lines().collect();
@@ -700,6 +825,21 @@ pub async fn wait_for_rows(store: &PgPool, at_least: i64, limit: Duration) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A GET on the relay's HTTP server: status and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
 
 pub fn random_pause(min_ms: u64, max_ms: u64) -> Duration {
