@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/up.sh and scripts/k8s-secrets.sh: fills in
 # infra/runtime-config.vault.toml (Spin's Vault variables provider).
 #
