@@ -298,7 +298,7 @@ COLLECTOR_COMPONENTS = {
     "receivers": {"otlp"},
     "processors": {"memory_limiter", "transform", "batch"},
     "connectors": {"spanmetrics"},
-    "exporters": {"prometheus", "otlp", "debug"},
+    "exporters": {"prometheus", "otlp_grpc", "debug"},   # otlp_grpc: "otlp" until v0.144
 }
 
 

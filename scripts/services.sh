@@ -55,6 +55,8 @@ pg_cluster() {
 }
 
 missing=()
+# /usr/sbin is not on every user's PATH.
+SSD=$(command -v start-stop-daemon || echo /usr/sbin/start-stop-daemon)
 
 start_postgres() {
     listening "$PG_PORT" && { echo "postgres: already up on 127.0.0.1:$PG_PORT"; return 0; }
@@ -63,13 +65,18 @@ start_postgres() {
         missing+=("postgresql")
         return 0
     fi
-    echo "postgres: starting cluster $cluster"
     if as_root; then
+        echo "postgres: starting cluster $cluster"
         # shellcheck disable=SC2086  # "$version main"
         pg_ctlcluster --skip-systemctl-redirect $cluster start
     elif [[ $(id -un) == postgres ]]; then
+        echo "postgres: starting cluster $cluster"
         # shellcheck disable=SC2086
         pg_ctlcluster $cluster start
+    elif sudo -n true 2>/dev/null; then
+        echo "postgres: starting cluster $cluster (sudo)"
+        # shellcheck disable=SC2086
+        sudo -n pg_ctlcluster $cluster start
     else
         echo "error: postgres is installed but not running, and starting it needs root:" >&2
         echo "       sudo systemctl start postgresql   (or: sudo pg_ctlcluster $cluster start)" >&2
@@ -102,7 +109,7 @@ start_nats() {
     log=$([[ $dir == /var/lib/nats-server ]] && echo /var/log/nats-server.log || echo "$dir/nats-server.log")
     mkdir -p "$dir"
     echo "nats: starting on 127.0.0.1:$NATS_PORT (JetStream in $dir)"
-    start-stop-daemon --start --oknodo --background --make-pidfile --pidfile "$dir/nats-$NATS_PORT.pid" \
+    "$SSD" --start --oknodo --background --make-pidfile --pidfile "$dir/nats-$NATS_PORT.pid" \
         --exec "$bin" -- -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$dir" -l "$log"
     started nats
 }
@@ -116,7 +123,13 @@ stop_recorded() {
                 cluster=$(pg_cluster) || continue
                 echo "postgres: stopping cluster $cluster"
                 # shellcheck disable=SC2086
-                pg_ctlcluster --skip-systemctl-redirect $cluster stop || true
+                if as_root; then
+                    # shellcheck disable=SC2086
+                    pg_ctlcluster --skip-systemctl-redirect $cluster stop || true
+                else
+                    # shellcheck disable=SC2086
+                    sudo -n pg_ctlcluster $cluster stop || pg_ctlcluster $cluster stop || true
+                fi
                 ;;
             redis)
                 echo "redis: stopping 127.0.0.1:$REDIS_PORT"
@@ -124,7 +137,7 @@ stop_recorded() {
                 ;;
             nats)
                 echo "nats: stopping 127.0.0.1:$NATS_PORT"
-                start-stop-daemon --stop --oknodo --retry 5 --pidfile "$(state_dir nats-server)/nats-$NATS_PORT.pid" || true
+                "$SSD" --stop --oknodo --retry 5 --pidfile "$(state_dir nats-server)/nats-$NATS_PORT.pid" || true
                 ;;
         esac
     done <"$STARTED_FILE"
