@@ -63,8 +63,10 @@ pids=() compose_started=() services_started=$STATE/services.started
 rm -f "$services_started"
 cleanup() {
     trap - EXIT INT TERM
-    echo
-    say "stopping what scripts/up.sh started"
+    if ((${#pids[@]} + ${#compose_started[@]})) || [ -s "$services_started" ]; then
+        echo
+        say "stopping what scripts/up.sh started"
+    fi
     local i
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
         kill -TERM "${pids[i]}" 2>/dev/null || true
@@ -121,7 +123,11 @@ components=$(grep -o -- '-p [a-z0-9-]*' spin.toml | tr '\n' ' ')
 native=(-p spintemp-admin -p audit-relay)
 [ "$RUNNER" = host ] && native+=(-p spintemp-host)
 if [ ! -x target/native/audit-relay ]; then
-    say "first build: native tools and every component. On 2 cores this takes about 8 minutes with the Spin CLI and 13 with the test host; later runs take seconds"
+    if [ "$RUNNER" = host ]; then
+        say "first build: the native tools, the test host and every component. On an idle 2-core machine this takes about 14 minutes (25 CPU-minutes, mostly wasmtime and cranelift for the host); later runs take seconds"
+    else
+        say "first build: the native tools and every component. On an idle 2-core machine this takes roughly 6 minutes; later runs take seconds"
+    fi
 fi
 say "building ${native[*]//-p /} (cargo, profile native)"
 cargo build --profile native "${native[@]}"
