@@ -169,16 +169,15 @@ if ! $observability && command -v prometheus >/dev/null && ! listening 127.0.0.1
 fi
 
 # --- 5. the app ------------------------------------------------------------------
-export SPIN_VARIABLE_DB_HOST SPIN_VARIABLE_AUDIT_DB_HOST SPIN_VARIABLE_REDIS_HOST
+export SPIN_VARIABLE_DB_HOST SPIN_VARIABLE_AUDIT_DB_HOST
 SPIN_VARIABLE_DB_HOST=$(host_port "$DB_URL")
 SPIN_VARIABLE_AUDIT_DB_HOST=$(host_port "$AUDIT_DB_URL")
-SPIN_VARIABLE_REDIS_HOST=$(host_port "$REDIS_URL")
 if [ -n "${VAULT_ADDR:-}" ]; then
     RUNTIME_CONFIG=$STATE/runtime-config.vault.toml
     render_vault_runtime_config "$RUNTIME_CONFIG"
-    echo "(secrets from Vault at $VAULT_ADDR: db_url, audit_db_url, redis_url, jwt_public_key under ${VAULT_MOUNT:-secret}/${VAULT_PREFIX:-spintemp}/)"
+    echo "(secrets from Vault at $VAULT_ADDR: db_url, audit_db_url, jwt_public_key under ${VAULT_MOUNT:-secret}/${VAULT_PREFIX:-spintemp}/)"
 else
-    export SPIN_VARIABLE_DB_URL=$DB_URL SPIN_VARIABLE_AUDIT_DB_URL=$AUDIT_DB_URL SPIN_VARIABLE_REDIS_URL=$REDIS_URL
+    export SPIN_VARIABLE_DB_URL=$DB_URL SPIN_VARIABLE_AUDIT_DB_URL=$AUDIT_DB_URL
     SPIN_VARIABLE_JWT_PUBLIC_KEY=$(cat "$KEY_DIR/jwt_public.pem")
     export SPIN_VARIABLE_JWT_PUBLIC_KEY
 fi
@@ -195,12 +194,7 @@ if [ "$RUNNER" = spin ]; then
     pids+=($!)
 else
     host=target/native/spintemp-host
-    host_args=(--manifest spin.toml --listen "$LISTEN")
-    if grep -q -- --runtime-config-file <<<"$("$host" --help)"; then
-        host_args+=(--runtime-config-file "$RUNTIME_CONFIG")
-    else
-        echo "(this test host predates --runtime-config-file: it ignores $RUNTIME_CONFIG)"
-    fi
+    host_args=(--manifest spin.toml --listen "$LISTEN" --runtime-config-file "$RUNTIME_CONFIG")
     say "the Spin CLI is not installed: serving with the project's wasmtime test host on http://$LISTEN (no OpenTelemetry; install Spin for traces)"
     detach "$host" "${host_args[@]}" &
     pids+=($!)
