@@ -123,7 +123,10 @@ build() {
     packages+=(-p floor-hello -p floor-kv -p floor-pg)
     log "building $((${#packages[@]} / 2)) components and floors (release) and the native tools"
     (cd "$ROOT" && cargo build -q --target wasm32-wasip2 --release "${packages[@]}")
-    (cd "$ROOT" && cargo build -q --profile native -p spintemp-host -p spintemp-admin)
+    # The host only when it serves: under Spin it is not needed.
+    local native=(-p spintemp-admin)
+    [[ "$RUNNER" == host ]] && native+=(-p spintemp-host)
+    (cd "$ROOT" && cargo build -q --profile native "${native[@]}")
 }
 
 admin() { "$ROOT/target/native/spintemp-admin" "$@"; }

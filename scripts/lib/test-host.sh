@@ -3,7 +3,8 @@
 # host (RUNNER=host, the default).
 #
 # Needs: ROOT, WORK (with keys/jwt_public.pem), DB_URL, PG_SERVER, REDIS_URL
-# and a `log` function; SPIN (the spin binary) when RUNNER=spin.
+# and a `log` function; SPIN (the spin binary) when RUNNER=spin; HOST_BIN
+# (default target/native/spintemp-host) otherwise.
 #
 #   start_host [ARGS...]          the app in spin.toml; sets HOST_PID, BASE_URL
 #   serve NAME MANIFEST [ARGS...] any manifest; sets SERVED_PID, SERVED_URL
@@ -30,7 +31,7 @@ serve() {
         (cd "$(dirname "$manifest")" && exec "$SPIN" up -f "$manifest" --listen "127.0.0.1:$port" \
             --runtime-config-file "$rc" "$@") >"$log" 2>&1 &
     else
-        (cd "$(dirname "$manifest")" && exec "$ROOT/target/native/spintemp-host" --manifest "$manifest" \
+        (cd "$(dirname "$manifest")" && exec "${HOST_BIN:-$ROOT/target/native/spintemp-host}" --manifest "$manifest" \
             --listen "127.0.0.1:$port" --runtime-config-file "$rc" "$@") >"$log" 2>&1 &
     fi
     SERVED_PID=$!
