@@ -14,9 +14,11 @@
 #
 # The builds (all `--release` for wasm32-wasip2, the app's profile):
 #   base    kit as of --baseline REV (default: before the check was made cheaper)
-#   now-32  kit as it is, curve25519-dalek forced to its 32-bit field backend
-#   now     kit as it is, as the repository builds it (.cargo/config.toml)
-# Routes: /hello, /kit-hello, /base, /now-32 and /now with the key as PEM,
+#   now     kit as it is, as the app builds it (curve25519-dalek's 32-bit
+#           field backend, its default on wasm32)
+#   now-64  the same with curve25519-dalek forced to its 64-bit backend
+#           (slower inside wasm: see BENCHMARKS.md)
+# Routes: /hello, /kit-hello, /base, /now and /now-64 with the key as PEM,
 # /now-raw with the key as raw base64.
 set -euo pipefail
 
@@ -32,7 +34,7 @@ BUILD=1
 CALLGRIND=0
 HOST_PROFILE=native
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
     case "$1" in
         --duration) DURATION=$2; shift 2 ;;
@@ -98,10 +100,8 @@ if ((BUILD)); then
     sed -i '/^default-members = \[/,/^\]/d' "$base_tree/Cargo.toml"
     mkdir -p "$base_tree/bench"
     cp -r "$BENCH" "$base_tree/bench/token"
-    # The baseline has no .cargo/config.toml: its curve backend is the
-    # default for a 32-bit target, as it was.
     build_check base "$base_tree/bench/token"
-    build_check now-32 "$BENCH" '--cfg curve25519_dalek_bits="32"'
+    build_check now-64 "$BENCH" '--cfg curve25519_dalek_bits="64"'
     build_check now "$BENCH"
     cp "$OUT/now/wasm32-wasip2/release/bench_hello.wasm" "$OUT/wasm/hello.wasm"
     cp "$OUT/now/wasm32-wasip2/release/bench_kit_hello.wasm" "$OUT/wasm/kit-hello.wasm"
@@ -121,7 +121,7 @@ KEY_PEM=$(cat "$WORK/keys/jwt_public.pem")
 KEY_RAW=$("$NATIVE" raw-key <"$WORK/keys/jwt_public.pem")
 TOKEN=$("$ADMIN" token --private-key "$WORK/keys/jwt_private.pem" --ttl-seconds 86400 2>/dev/null)
 
-ROUTES=(hello kit-hello base now-32 now now-raw)
+ROUTES=(hello kit-hello base now now-64 now-raw)
 declare -A RPS
 
 # start HOST_KIND: serves bench/token/spin.toml, sets HOST_PID and BASE_URL.

@@ -143,7 +143,7 @@ fn parse_max_lifetime(value: &str) -> Result<i64, ApiError> {
 ///
 /// jsonwebtoken keeps an EdDSA key as its raw bytes whichever constructor
 /// made it; its own PEM reader (pem + simple_asn1, whose OID parsing goes
-/// through big integers) cost more per request than this and added ~50 KiB
+/// through big integers) cost more per request than this and added ~60 KiB
 /// to every component (BENCHMARKS.md, "The token check").
 fn public_key_bytes(value: &str) -> Result<[u8; 32], ApiError> {
     let value = value.trim();
