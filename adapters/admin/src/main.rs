@@ -70,6 +70,12 @@ struct TokenArgs {
     #[arg(long, env = "SPINTEMP_TOKEN_TTL_SECONDS", default_value_t = token::DEFAULT_TTL_SECONDS,
           value_parser = clap::value_parser!(i64).range(1..))]
     ttl_seconds: i64,
+    /// The deployment's `token_max_lifetime_seconds`: longer lifetimes are
+    /// refused, since the app would refuse such a token.
+    #[arg(long, env = "SPINTEMP_TOKEN_MAX_LIFETIME_SECONDS",
+          default_value_t = token::DEFAULT_MAX_LIFETIME_SECONDS,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    max_lifetime_seconds: i64,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -105,6 +111,7 @@ fn run_keygen(args: KeygenArgs) -> Result<()> {
 }
 
 fn run_token(args: TokenArgs) -> Result<()> {
+    token::check_lifetime(args.ttl_seconds, args.max_lifetime_seconds)?;
     let private_pem = std::fs::read_to_string(&args.private_key)
         .with_context(|| format!("cannot read {}", args.private_key.display()))?;
     let sub = args.sub.unwrap_or_else(Uuid::now_v7);

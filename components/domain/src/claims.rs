@@ -6,6 +6,13 @@ use uuid::Uuid;
 pub const ISSUER: &str = "spintemp";
 pub const AUDIENCE: &str = "spintemp-api";
 
+/// The longest lifetime (`exp` − `iat`) the API accepts unless its
+/// `token_max_lifetime_seconds` variable says otherwise: one day. The
+/// default of that variable in spin.toml is this number (a test keeps them
+/// equal), and `spintemp-admin token` refuses to mint beyond it, so that a
+/// leaked token is good for a day at most.
+pub const DEFAULT_MAX_LIFETIME_SECONDS: i64 = 86_400;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// The user's id.
@@ -13,6 +20,10 @@ pub struct Claims {
     pub email: String,
     pub admin: bool,
     pub iat: i64,
+    /// Not before: spintemp mints none, but a token may carry one, and the
+    /// verifier honours it (a future `nbf` is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub exp: i64,
     pub iss: String,
     pub aud: String,
@@ -29,6 +40,7 @@ impl Claims {
             email: email.to_owned(),
             admin,
             iat,
+            nbf: None,
             exp: iat.saturating_add(ttl_seconds),
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),

@@ -175,6 +175,13 @@ pub fn int64(value: &DbValue) -> Option<i64> {
     }
 }
 
+/// For the health check: can Postgres run a statement?
+pub fn ping() -> Result<(), ApiError> {
+    let db = connect()?;
+    one_row(&db, "SELECT 1", &[], "")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::sqlstate_in_text;
@@ -185,11 +192,4 @@ mod tests {
         assert_eq!(sqlstate_in_text(text).as_deref(), Some("23505"));
         assert_eq!(sqlstate_in_text("connection reset"), None);
     }
-}
-
-/// For the health check: can Postgres run a statement?
-pub fn ping() -> Result<(), ApiError> {
-    let db = connect()?;
-    one_row(&db, "SELECT 1", &[], "")?;
-    Ok(())
 }
