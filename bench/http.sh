@@ -129,7 +129,7 @@ build() {
     (cd "$ROOT" && cargo build -q --profile native "${native[@]}")
 }
 
-admin() { "$ROOT/target/native/spintemp-admin" "$@"; }
+admin() { "${ADMIN_BIN:-$ROOT/target/native/spintemp-admin}" "$@"; }
 
 create_database() {
     log "recreating database $DB_NAME"
@@ -370,6 +370,8 @@ main() {
     print_report
     log "done in $((SECONDS - started))s"
     if ((FAILED)); then
+        log "the app's last log lines:"
+        tail -n 20 "$WORK/app.log" >&2 || true
         log "some requests failed or the cold run ran out of ids: the figures above are not valid"
         exit 1
     fi
