@@ -372,6 +372,7 @@ main() {
     if ((FAILED)); then
         log "the app's last log lines:"
         tail -n 20 "$WORK/app.log" >&2 || true
+        cp "$WORK/app.log" "${TMPDIR:-/tmp}/spintemp-bench-app.log" 2>/dev/null && log "whole log: ${TMPDIR:-/tmp}/spintemp-bench-app.log"
         log "some requests failed or the cold run ran out of ids: the figures above are not valid"
         exit 1
     fi
