@@ -72,16 +72,31 @@ pub fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
     let query = AuditQuery::parse(&ctx.query).map_err(|errors| {
         ApiError::BadRequest("some query parameters are not valid".to_owned(), errors)
     })?;
+    let (sql, binds) = list_statement(&query);
+    let db = db::connect_to("audit_db_url")?;
+    let row = db::one_row(&db, &sql, &binds.params(), NO_CONFLICT)?;
+    let next_cursor = db::boolean(&row[1])
+        .then(|| cursor_of(&row[2], &row[3]))
+        .flatten()
+        .map(|c| c.encode());
+    let items =
+        db::jsonb(&row[0]).ok_or_else(|| ApiError::Internal("a page without items".into()))?;
+    Ok(Reply::json_bytes(200, db::page_body(items, next_cursor)))
+}
+
+/// The one statement a page of events is read with, and its parameters
+/// (public so that the API tests can ask a TimescaleDB store for its plan).
+pub fn list_statement(query: &AuditQuery) -> (String, Binds) {
     let mut binds = Binds::default();
     let mut conditions = Vec::new();
     let mut bind = |value: SqlValue| binds.bind(value);
-    if let Some(c) = query.cursor {
+    if let Some(c) = &query.cursor {
         let micros = bind(SqlValue::Int(c.occurred_at_micros));
         let id = bind(SqlValue::Uuid(c.id));
         let at = micros_to_timestamptz(&micros);
         // The row comparison alone excludes no TimescaleDB chunk; the plain
         // bound on the time column lets a deep page skip (and not
-        // decompress) every newer chunk.
+        // decompress) every newer chunk (tests/api audit_store.rs).
         conditions.push(format!(
             "e.occurred_at <= {at} AND (e.occurred_at, e.id) < ({at}, {id})"
         ));
@@ -120,16 +135,7 @@ pub fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
         &limit,
         &["last_micros", "last_id"],
     );
-
-    let db = db::connect_to("audit_db_url")?;
-    let row = db::one_row(&db, &sql, &binds.params(), NO_CONFLICT)?;
-    let next_cursor = db::boolean(&row[1])
-        .then(|| cursor_of(&row[2], &row[3]))
-        .flatten()
-        .map(|c| c.encode());
-    let items =
-        db::jsonb(&row[0]).ok_or_else(|| ApiError::Internal("a page without items".into()))?;
-    Ok(Reply::json_bytes(200, db::page_body(items, next_cursor)))
+    (sql, binds)
 }
 
 fn cursor_of(micros: &DbValue, id: &DbValue) -> Option<AuditCursor> {

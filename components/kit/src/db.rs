@@ -71,6 +71,11 @@ impl Binds {
     pub fn params(&self) -> Vec<ParameterValue> {
         self.0.iter().map(param).collect()
     }
+
+    /// The values bound so far, in placeholder order.
+    pub fn values(&self) -> &[SqlValue] {
+        &self.0
+    }
 }
 
 pub fn param(value: &SqlValue) -> ParameterValue {

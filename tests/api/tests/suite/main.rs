@@ -3,6 +3,7 @@
 //! built and compiled once.
 
 mod audit;
+mod audit_store;
 mod auth;
 mod customers;
 mod failures;
