@@ -13,12 +13,11 @@
 #                                            already made (its dependencies are optimised)
 #
 # The builds (all `--release` for wasm32-wasip2, the app's profile):
-#   base    kit as of --baseline REV (default: before the check was made cheaper)
 #   now     kit as it is, as the app builds it (curve25519-dalek's 32-bit
 #           field backend, its default on wasm32)
 #   now-64  the same with curve25519-dalek forced to its 64-bit backend
 #           (slower inside wasm: see BENCHMARKS.md)
-# Routes: /hello, /kit-hello, /base, /now and /now-64 with the key as PEM,
+# Routes: /hello, /kit-hello, /now and /now-64 with the key as PEM,
 # /now-raw with the key as raw base64.
 set -euo pipefail
 
@@ -28,7 +27,6 @@ OUT="$ROOT/target/bench-token"
 DURATION=5
 ROUNDS=3
 CONNECTIONS=32
-BASELINE=95bf9a6
 SPIN=""
 BUILD=1
 CALLGRIND=0
@@ -40,7 +38,6 @@ while (($#)); do
         --duration) DURATION=$2; shift 2 ;;
         --rounds) ROUNDS=$2; shift 2 ;;
         --connections) CONNECTIONS=$2; shift 2 ;;
-        --baseline) BASELINE=$2; shift 2 ;;
         --spin) SPIN=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --callgrind) CALLGRIND=1; shift ;;
@@ -91,16 +88,6 @@ if ((BUILD)); then
     (cd "$ROOT" && cargo build --quiet --profile "$HOST_PROFILE" -p spintemp-host -p spintemp-admin)
     (cd "$BENCH" && CARGO_TARGET_DIR="$OUT/native" cargo build --quiet --profile profiling -p bench-token-native)
 
-    # The baseline: kit and domain as of $BASELINE, in a copy of the
-    # workspace that holds only them and this benchmark.
-    base_tree="$WORK/base"
-    mkdir -p "$base_tree"
-    git -C "$ROOT" archive "$BASELINE" Cargo.toml Cargo.lock components/kit components/domain | tar -x -C "$base_tree"
-    sed -i '/^members = \[/,/^\]/c\members = ["components/domain", "components/kit"]' "$base_tree/Cargo.toml"
-    sed -i '/^default-members = \[/,/^\]/d' "$base_tree/Cargo.toml"
-    mkdir -p "$base_tree/bench"
-    cp -r "$BENCH" "$base_tree/bench/token"
-    build_check base "$base_tree/bench/token"
     build_check now-64 "$BENCH" '--cfg curve25519_dalek_bits="64"'
     build_check now "$BENCH"
     cp "$OUT/now/wasm32-wasip2/release/bench_hello.wasm" "$OUT/wasm/hello.wasm"
@@ -121,7 +108,7 @@ KEY_PEM=$(cat "$WORK/keys/jwt_public.pem")
 KEY_RAW=$("$NATIVE" raw-key <"$WORK/keys/jwt_public.pem")
 TOKEN=$("$ADMIN" token --private-key "$WORK/keys/jwt_private.pem" --ttl-seconds 86400 2>/dev/null)
 
-ROUTES=(hello kit-hello base now now-64 now-raw)
+ROUTES=(hello kit-hello now now-64 now-raw)
 declare -A RPS
 
 # start HOST_KIND: serves bench/token/spin.toml, sets HOST_PID and BASE_URL.

@@ -4,12 +4,12 @@
 
 use kit::Reply;
 use serde_json::json;
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-async fn handle(req: IncomingRequest) -> Response {
-    kit::run(req, "health", |_| {
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    kit::run(req, out, "health", |_| {
         let postgres = kit::db::ping().map_err(|e| format!("{e:?}"));
         let cache = kit::cache::ping();
         let healthy = postgres.is_ok() && cache.is_ok();

@@ -23,7 +23,7 @@ pub mod response;
 pub mod routes;
 
 pub use error::ApiError;
-pub use request::{run, run_front, Ctx};
+pub use request::{run, run_front, run_unrouted, Ctx};
 pub use response::Reply;
 
 /// The clock every default (validFrom = now) is taken from.

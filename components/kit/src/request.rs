@@ -7,7 +7,7 @@ use crate::response::Reply;
 use crate::routes::{self, Dispatch};
 use domain::request_id;
 use futures::StreamExt;
-use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::http::{IncomingRequest, Method, ResponseOutparam};
 use uuid::Uuid;
 
 /// Bodies above this are refused with 413 before they are parsed.
@@ -90,9 +90,10 @@ impl Ctx {
 /// method its route does not have is a 404 or 405.
 pub async fn run(
     req: IncomingRequest,
+    out: ResponseOutparam,
     operation: &'static str,
     handler: impl FnOnce(&Ctx) -> Result<Reply, ApiError>,
-) -> Response {
+) {
     let (request_id, ctx) = prepare(req, operation).await;
     let outcome = ctx.and_then(|ctx| match dispatch(&ctx)? {
         Dispatch::Here => handler(&ctx),
@@ -101,7 +102,7 @@ pub async fn run(
             ctx.method
         ))),
     });
-    finish(operation, &request_id, outcome)
+    finish(operation, &request_id, outcome).send(&request_id, out)
 }
 
 /// As [`run`], for the component that serves a path in spin.toml (its GET):
@@ -109,9 +110,10 @@ pub async fn run(
 /// chaining, unread by this one.
 pub async fn run_front(
     req: IncomingRequest,
+    out: ResponseOutparam,
     operation: &'static str,
     handler: impl FnOnce(&Ctx) -> Result<Reply, ApiError>,
-) -> Response {
+) {
     let (request_id, ctx) = prepare(req, operation).await;
     let outcome = match ctx {
         Ok(ctx) => match dispatch(&ctx) {
@@ -121,7 +123,20 @@ pub async fn run_front(
         },
         Err(e) => Err(e),
     };
-    finish(operation, &request_id, outcome)
+    finish(operation, &request_id, outcome).send(&request_id, out)
+}
+
+/// As [`run`], for a component outside the API's route table (bench/token's
+/// probes of kit's own cost): every path and method reaches `handler`.
+pub async fn run_unrouted(
+    req: IncomingRequest,
+    out: ResponseOutparam,
+    operation: &'static str,
+    handler: impl FnOnce(&Ctx) -> Result<Reply, ApiError>,
+) {
+    let (request_id, ctx) = prepare(req, operation).await;
+    let outcome = ctx.and_then(|ctx| handler(&ctx));
+    finish(operation, &request_id, outcome).send(&request_id, out)
 }
 
 fn dispatch(ctx: &Ctx) -> Result<Dispatch, ApiError> {
@@ -155,7 +170,7 @@ async fn prepare(req: IncomingRequest, operation: &'static str) -> (String, Resu
     (request_id, ctx)
 }
 
-fn finish(operation: &str, request_id: &str, outcome: Result<Reply, ApiError>) -> Response {
+fn finish(operation: &str, request_id: &str, outcome: Result<Reply, ApiError>) -> Reply {
     let reply = match outcome {
         Ok(reply) => reply,
         Err(error) => {
@@ -169,7 +184,7 @@ fn finish(operation: &str, request_id: &str, outcome: Result<Reply, ApiError>) -
         "{operation} request_id={request_id} status={}",
         reply.status
     );
-    reply.into_response(request_id)
+    reply
 }
 
 /// Reads at most 64 KiB (+1 byte to detect more) of the body.

@@ -1,7 +1,7 @@
 //! What a handler returns.
 
 use crate::error::ApiError;
-use spin_sdk::http::Response;
+use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
 
 pub struct Reply {
     pub status: u16,
@@ -47,16 +47,59 @@ impl Reply {
         self
     }
 
-    pub(crate) fn into_response(self, request_id: &str) -> Response {
-        let mut builder = Response::builder();
-        builder.status(self.status);
-        for (name, value) in self.headers {
-            builder.header(name, value);
+    /// Sends the reply, body first: the host gets a response whose body
+    /// is already complete, so it writes head and body in one go. Handed
+    /// the head alone (spin-sdk's way: set the response, then stream the
+    /// body), the host may send it before the body arrives; the small body
+    /// that follows then waits, under Nagle's algorithm (Spin leaves it on),
+    /// for the client's delayed ACK of the head: the 40 ms stalls of
+    /// BENCHMARKS.md.
+    pub(crate) fn send(self, request_id: &str, out: ResponseOutparam) {
+        let mut fields: Vec<(String, Vec<u8>)> = self
+            .headers
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.into_bytes()))
+            .collect();
+        fields.push(("x-request-id".to_owned(), request_id.as_bytes().to_vec()));
+        fields.push(("cache-control".to_owned(), b"no-store".to_vec()));
+        // Every value is ours or passed on from a component's reply; none
+        // can be refused, but never leave the client without an answer.
+        let headers = Fields::from_list(&fields).unwrap_or_else(|e| {
+            eprintln!("request_id={request_id} response headers refused: {e:?}");
+            Fields::new()
+        });
+        let response = OutgoingResponse::new(headers);
+        let _ = response.set_status_code(self.status);
+        let Ok(body) = response.body() else {
+            return out.set(response);
+        };
+        let Ok(stream) = body.write() else {
+            return out.set(response);
+        };
+        // The host buffers one write of up to `check_write` bytes (1 MiB in
+        // wasmtime) before anyone reads it; a larger body is streamed after
+        // the head, as before.
+        let fits = stream
+            .check_write()
+            .is_ok_and(|budget| budget >= self.body.len() as u64);
+        if fits {
+            if !self.body.is_empty() && stream.write(&self.body).is_err() {
+                eprintln!("request_id={request_id} the response body was refused");
+            }
+            drop(stream);
+            let _ = OutgoingBody::finish(body, None);
+            out.set(response);
+        } else {
+            out.set(response);
+            // `blocking_write_and_flush` takes at most 4096 bytes a call.
+            for chunk in self.body.chunks(4096) {
+                if stream.blocking_write_and_flush(chunk).is_err() {
+                    eprintln!("request_id={request_id} the client went away mid-body");
+                    break;
+                }
+            }
+            drop(stream);
+            let _ = OutgoingBody::finish(body, None);
         }
-        builder
-            .header("x-request-id", request_id)
-            .header("cache-control", "no-store")
-            .body(self.body)
-            .build()
     }
 }

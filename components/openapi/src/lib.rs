@@ -3,15 +3,15 @@
 //! owns. It holds nothing: no variables, no outbound hosts.
 
 use kit::Reply;
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
 /// Tested against kit's route table, so the two cannot drift apart.
 const OPENAPI: &str = include_str!("../api/openapi.json");
 
 #[http_component]
-async fn handle(req: IncomingRequest) -> Response {
-    kit::run(req, "openapi", |_| {
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    kit::run(req, out, "openapi", |_| {
         Ok(Reply::json_bytes(200, OPENAPI.as_bytes().to_vec()))
     })
     .await

@@ -1,12 +1,12 @@
 //! DELETE /api/customers/:id — delete a customer, honouring If-Match.
 
 use domain::customer::CUSTOMER;
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-async fn handle(req: IncomingRequest) -> Response {
-    kit::run(req, "customers-delete", |ctx| {
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    kit::run(req, out, "customers-delete", |ctx| {
         let caller = kit::auth::authenticate(ctx)?;
         kit::crud::delete(ctx, &CUSTOMER, &caller)
     })

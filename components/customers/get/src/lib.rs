@@ -3,12 +3,12 @@
 //! customers-update and customers-delete.
 
 use domain::customer::CUSTOMER;
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-async fn handle(req: IncomingRequest) -> Response {
-    kit::run_front(req, "customers-get", |ctx| {
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    kit::run_front(req, out, "customers-get", |ctx| {
         kit::auth::authenticate(ctx)?;
         kit::crud::get(ctx, &CUSTOMER)
     })

@@ -2,12 +2,12 @@
 //! POST on to customers-create.
 
 use domain::customer::CUSTOMER;
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-async fn handle(req: IncomingRequest) -> Response {
-    kit::run_front(req, "customers-list", |ctx| {
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    kit::run_front(req, out, "customers-list", |ctx| {
         kit::auth::authenticate(ctx)?;
         kit::crud::list(ctx, &CUSTOMER)
     })
