@@ -8,6 +8,7 @@ use crate::routes::{self, Dispatch};
 use domain::request_id;
 use futures::StreamExt;
 use spin_sdk::http::{IncomingRequest, Method, ResponseOutparam};
+use std::future::Future;
 use uuid::Uuid;
 
 /// Bodies above this are refused with 413 before they are parsed.
@@ -94,36 +95,35 @@ pub async fn run(
     operation: &'static str,
     handler: impl FnOnce(&Ctx) -> Result<Reply, ApiError>,
 ) {
-    let (request_id, ctx) = prepare(req, operation).await;
-    let outcome = ctx.and_then(|ctx| match dispatch(&ctx)? {
-        Dispatch::Here => handler(&ctx),
-        Dispatch::Forward(target) => Err(ApiError::Internal(format!(
-            "{operation} cannot hand {} on to {target}; serve it with kit::run_front",
-            ctx.method
-        ))),
-    });
-    finish(operation, &request_id, outcome).send(&request_id, out)
+    serve(req, out, operation, |ctx| async move {
+        match dispatch(&ctx)? {
+            Dispatch::Here => handler(&ctx),
+            Dispatch::Forward(target) => Err(ApiError::Internal(format!(
+                "{operation} cannot hand {} on to {target}; serve it with kit::run_front",
+                ctx.method
+            ))),
+        }
+    })
+    .await
 }
 
 /// As [`run`], for the component that serves a path in spin.toml (its GET):
 /// the path's other methods go on to their own components by service
-/// chaining, unread by this one.
+/// chaining, unread by this one. (Only components built with this import
+/// `wasi:http/outgoing-handler`.)
 pub async fn run_front(
     req: IncomingRequest,
     out: ResponseOutparam,
     operation: &'static str,
     handler: impl FnOnce(&Ctx) -> Result<Reply, ApiError>,
 ) {
-    let (request_id, ctx) = prepare(req, operation).await;
-    let outcome = match ctx {
-        Ok(ctx) => match dispatch(&ctx) {
-            Ok(Dispatch::Here) => handler(&ctx),
-            Ok(Dispatch::Forward(target)) => crate::forward::forward(ctx, target).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    finish(operation, &request_id, outcome).send(&request_id, out)
+    serve(req, out, operation, |ctx| async move {
+        match dispatch(&ctx)? {
+            Dispatch::Here => handler(&ctx),
+            Dispatch::Forward(target) => crate::forward::forward(ctx, target).await,
+        }
+    })
+    .await
 }
 
 /// As [`run`], for a component outside the API's route table (bench/token's
@@ -134,8 +134,24 @@ pub async fn run_unrouted(
     operation: &'static str,
     handler: impl FnOnce(&Ctx) -> Result<Reply, ApiError>,
 ) {
+    serve(req, out, operation, |ctx| async move { handler(&ctx) }).await
+}
+
+/// The request read, `route` run on it, and the reply sent, whatever
+/// happened.
+async fn serve<F>(
+    req: IncomingRequest,
+    out: ResponseOutparam,
+    operation: &'static str,
+    route: impl FnOnce(Ctx) -> F,
+) where
+    F: Future<Output = Result<Reply, ApiError>>,
+{
     let (request_id, ctx) = prepare(req, operation).await;
-    let outcome = ctx.and_then(|ctx| handler(&ctx));
+    let outcome = match ctx {
+        Ok(ctx) => route(ctx).await,
+        Err(e) => Err(e),
+    };
     finish(operation, &request_id, outcome).send(&request_id, out)
 }
 
