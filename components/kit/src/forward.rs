@@ -7,44 +7,86 @@
 use crate::error::ApiError;
 use crate::request::Ctx;
 use crate::response::Reply;
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{Fields, OutgoingBody, OutgoingRequest, Scheme};
+use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
+use spin_sdk::wit::wasi::http0_2_0::types::IncomingBody;
+use wasi::io::streams::StreamError;
 
+/// Sends the request to `target` with its body already complete (as
+/// [`Reply::send`] does for responses: no back and forth while the target
+/// reads it) and waits for the whole reply. The raw `wasi:http` calls keep
+/// spin-sdk's request and response conversions out of the front doors.
 pub async fn forward(ctx: Ctx, target: &str) -> Result<Reply, ApiError> {
+    let failed = |what: &str| ApiError::Internal(format!("forwarding to {target}: {what}"));
+    let mut fields: Vec<(String, Vec<u8>)> = ctx
+        .headers()
+        .iter()
+        .filter(|(name, _)| forwards(name))
+        .cloned()
+        .collect();
+    fields.push((
+        "x-request-id".to_owned(),
+        ctx.request_id.clone().into_bytes(),
+    ));
+    let headers = Fields::from_list(&fields).map_err(|e| failed(&format!("{e:?}")))?;
+    let request = OutgoingRequest::new(headers);
     let path_and_query = if ctx.query.is_empty() {
         ctx.path.clone()
     } else {
         format!("{}?{}", ctx.path, ctx.query)
     };
-    let mut request = Request::builder();
-    request
-        .method(ctx.method.clone())
-        .uri(format!("http://{target}.spin.internal{path_and_query}"));
-    for (name, value) in ctx.headers() {
-        if forwards(name) {
-            if let Ok(value) = std::str::from_utf8(value) {
-                request.header(name.as_str(), value);
-            }
-        }
+    let _ = request.set_method(&ctx.method);
+    let _ = request.set_scheme(Some(&Scheme::Http));
+    let _ = request.set_authority(Some(&format!("{target}.spin.internal")));
+    let _ = request.set_path_with_query(Some(&path_and_query));
+    let body = request.body().map_err(|()| failed("no request body"))?;
+    let stream = body
+        .write()
+        .map_err(|()| failed("no request body stream"))?;
+    // Bodies are at most 64 KiB (kit::request), within what the host
+    // buffers in one write (1 MiB in wasmtime).
+    for chunk in ctx.body.chunks(4096) {
+        stream
+            .blocking_write_and_flush(chunk)
+            .map_err(|e| failed(&format!("writing the body: {e}")))?;
     }
-    request.header("x-request-id", ctx.request_id.as_str());
-    let request = request.body(ctx.body).build();
+    drop(stream);
+    OutgoingBody::finish(body, None).map_err(|e| failed(&format!("{e:?}")))?;
 
-    let response: Response = spin_sdk::http::send(request)
-        .await
-        .map_err(|e| ApiError::Internal(format!("forwarding to {target}: {e}")))?;
+    let pending = outgoing_handler::handle(request, None).map_err(|e| failed(&format!("{e:?}")))?;
+    pending.subscribe().block();
+    let response = match pending.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(e))) => return Err(failed(&format!("{e:?}"))),
+        Some(Err(())) | None => return Err(failed("no response")),
+    };
     let mut reply = Reply {
-        status: *response.status(),
+        status: response.status(),
         headers: Vec::new(),
         body: Vec::new(),
     };
-    for (name, value) in response.headers() {
+    for (name, value) in response.headers().entries() {
         // The target's own headers pass through; `x-request-id` and
         // `cache-control` are set once, by kit, on the way out.
-        if let (Some(name), Some(value)) = (passed_back(name), value.as_str()) {
-            reply.headers.push((name, value.to_owned()));
+        if let (Some(name), Ok(value)) = (passed_back(&name), String::from_utf8(value)) {
+            reply.headers.push((name, value));
         }
     }
-    reply.body = response.into_body();
+    let body = response
+        .consume()
+        .map_err(|()| failed("no response body"))?;
+    let stream = body
+        .stream()
+        .map_err(|()| failed("no response body stream"))?;
+    loop {
+        match stream.blocking_read(64 * 1024) {
+            Ok(bytes) => reply.body.extend_from_slice(&bytes),
+            Err(StreamError::Closed) => break,
+            Err(e) => return Err(failed(&format!("reading the reply: {e}"))),
+        }
+    }
+    drop(stream);
+    drop(IncomingBody::finish(body));
     Ok(reply)
 }
 
