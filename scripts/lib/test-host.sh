@@ -23,6 +23,9 @@ serve() {
     shift 2
     local port log="$WORK/$name.log" rc="$WORK/runtime-config.toml"
     printf '[key_value_store.default]\ntype = "redis"\nurl = "%s"\n' "$REDIS_URL" >"$rc"
+    # A log left by an earlier start of the same app (the floors start once
+    # per concurrency) would say "Serving" before this one does.
+    rm -f "$log"
     port=$(free_port)
     SERVED_URL="http://127.0.0.1:$port"
     log "serving $name ($(basename "$manifest")) with ${RUNNER:-host} at $SERVED_URL"
