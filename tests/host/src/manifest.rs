@@ -197,6 +197,15 @@ fn resolve(manifest: Manifest, base_dir: &Path) -> anyhow::Result<LoadedManifest
         .iter()
         .map(loaded_route)
         .collect::<anyhow::Result<Vec<_>>>()?;
+    for id in manifest.component.keys() {
+        check_component_id(id)
+            .map_err(|why| anyhow::anyhow!("invalid component id {id:?}: {why}"))?;
+    }
+    for route in &routes {
+        check_component_id(&route.component_id).map_err(|why| {
+            anyhow::anyhow!("HTTP trigger refers to {:?}: {why}", route.component_id)
+        })?;
+    }
     let components = manifest
         .component
         .into_iter()
@@ -217,6 +226,45 @@ fn resolve(manifest: Manifest, base_dir: &Path) -> anyhow::Result<LoadedManifest
         components,
         routes,
     })
+}
+
+/// Spin's rule for component ids (its `KebabId`): words separated by single
+/// `-`, each starting with an ASCII letter and made of ASCII letters and
+/// digits, all lower-case or all upper-case. Spin refuses the manifest
+/// otherwise (`now-64`: "'-'-separated words must start with an ASCII
+/// letter; got '6'"), so the host must too.
+fn check_component_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("empty".to_owned());
+    }
+    if id.contains('_') {
+        return Err("words must be separated with '-', not '_'".to_owned());
+    }
+    for word in id.split('-') {
+        let Some(first) = word.chars().next() else {
+            return Err("'-'-separated words must not be empty".to_owned());
+        };
+        if !first.is_ascii_alphabetic() {
+            return Err(format!(
+                "'-'-separated words must start with an ASCII letter; got {first:?}"
+            ));
+        }
+        if let Some(c) = word.chars().find(|c| !c.is_ascii_alphanumeric()) {
+            return Err(format!(
+                "'-'-separated words may only contain alphanumeric ASCII; got {c:?}"
+            ));
+        }
+        let upper = first.is_ascii_uppercase();
+        if word
+            .chars()
+            .any(|c| c.is_ascii_alphabetic() && c.is_ascii_uppercase() != upper)
+        {
+            return Err(format!(
+                "'-'-separated words must be all lowercase or all UPPERCASE; got {word:?}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn loaded_route(trigger: &HttpTrigger) -> anyhow::Result<LoadedRoute> {
@@ -332,5 +380,30 @@ mod tests {
         .unwrap();
         let err = resolve(manifest, Path::new(".")).unwrap_err();
         assert!(err.to_string().contains("sqlite_databases"), "{err}");
+    }
+
+    #[test]
+    fn refuses_component_ids_that_spin_refuses() {
+        let load = |id: &str| {
+            let manifest: Manifest = toml::from_str(&format!(
+                "spin_manifest_version = 2\n[application]\nname = \"t\"\n\
+                 [[trigger.http]]\nroute = \"/x\"\ncomponent = \"{id}\"\n\
+                 [component.{id}]\nsource = \"x.wasm\"\n"
+            ))
+            .unwrap();
+            resolve(manifest, Path::new("."))
+        };
+        for id in ["now", "now-bits64", "customers-get", "a1-b2", "HTTP-get"] {
+            assert!(load(id).is_ok(), "{id}: {:?}", load(id).err());
+        }
+        for (id, why) in [
+            ("now-64", "must start with an ASCII letter; got '6'"),
+            ("now_64", "not '_'"),
+            ("now--x", "must not be empty"),
+            ("Now", "all lowercase or all UPPERCASE"),
+        ] {
+            let err = load(id).unwrap_err().to_string();
+            assert!(err.contains(why), "{id}: {err}");
+        }
     }
 }
