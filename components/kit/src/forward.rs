@@ -7,14 +7,14 @@
 use crate::error::ApiError;
 use crate::request::Ctx;
 use crate::response::Reply;
-use spin_sdk::http::{Fields, OutgoingBody, OutgoingRequest, Scheme};
+use spin_sdk::http::{Fields, OutgoingRequest, Scheme};
 use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
 use spin_sdk::wit::wasi::http0_2_0::types::IncomingBody;
 use wasi::io::streams::StreamError;
 
-/// Sends the request to `target` with its body already complete (as
-/// [`Reply::send`] does for responses: no back and forth while the target
-/// reads it) and waits for the whole reply. The raw `wasi:http` calls keep
+/// Sends the request to `target` with its body already complete
+/// ([`crate::body::write_around`], as for replies: no back and forth while
+/// the target reads it) and waits for the whole reply. The raw `wasi:http` calls keep
 /// spin-sdk's request and response conversions out of the front doors.
 pub async fn forward(ctx: Ctx, target: &str) -> Result<Reply, ApiError> {
     let failed = |what: &str| ApiError::Internal(format!("forwarding to {target}: {what}"));
@@ -40,20 +40,10 @@ pub async fn forward(ctx: Ctx, target: &str) -> Result<Reply, ApiError> {
     let _ = request.set_authority(Some(&format!("{target}.spin.internal")));
     let _ = request.set_path_with_query(Some(&path_and_query));
     let body = request.body().map_err(|()| failed("no request body"))?;
-    let stream = body
-        .write()
-        .map_err(|()| failed("no request body stream"))?;
-    // Bodies are at most 64 KiB (kit::request), within what the host
-    // buffers in one write (1 MiB in wasmtime).
-    for chunk in ctx.body.chunks(4096) {
-        stream
-            .blocking_write_and_flush(chunk)
-            .map_err(|e| failed(&format!("writing the body: {e}")))?;
-    }
-    drop(stream);
-    OutgoingBody::finish(body, None).map_err(|e| failed(&format!("{e:?}")))?;
-
-    let pending = outgoing_handler::handle(request, None).map_err(|e| failed(&format!("{e:?}")))?;
+    let (pending, written) =
+        crate::body::write_around(body, &ctx.body, || outgoing_handler::handle(request, None));
+    let pending = pending.map_err(|e| failed(&format!("{e:?}")))?;
+    written.map_err(|e| failed(&format!("writing the body: {e}")))?;
     pending.subscribe().block();
     let response = match pending.get() {
         Some(Ok(Ok(response))) => response,

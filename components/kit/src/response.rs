@@ -1,7 +1,7 @@
 //! What a handler returns.
 
 use crate::error::ApiError;
-use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
+use spin_sdk::http::{Fields, OutgoingResponse, ResponseOutparam};
 
 pub struct Reply {
     pub status: u16,
@@ -47,13 +47,8 @@ impl Reply {
         self
     }
 
-    /// Sends the reply, body first: the host gets a response whose body
-    /// is already complete, so it writes head and body in one go. Handed
-    /// the head alone (spin-sdk's way: set the response, then stream the
-    /// body), the host may send it before the body arrives; the small body
-    /// that follows then waits, under Nagle's algorithm (Spin leaves it on),
-    /// for the client's delayed ACK of the head: the 40 ms stalls of
-    /// BENCHMARKS.md.
+    /// Sends the reply, its body complete before its head reaches the host
+    /// ([`crate::body::write_around`]).
     pub(crate) fn send(self, request_id: &str, out: ResponseOutparam) {
         let mut fields: Vec<(String, Vec<u8>)> = self
             .headers
@@ -73,33 +68,9 @@ impl Reply {
         let Ok(body) = response.body() else {
             return out.set(response);
         };
-        let Ok(stream) = body.write() else {
-            return out.set(response);
-        };
-        // The host buffers one write of up to `check_write` bytes (1 MiB in
-        // wasmtime) before anyone reads it; a larger body is streamed after
-        // the head, as before.
-        let fits = stream
-            .check_write()
-            .is_ok_and(|budget| budget >= self.body.len() as u64);
-        if fits {
-            if !self.body.is_empty() && stream.write(&self.body).is_err() {
-                eprintln!("request_id={request_id} the response body was refused");
-            }
-            drop(stream);
-            let _ = OutgoingBody::finish(body, None);
-            out.set(response);
-        } else {
-            out.set(response);
-            // `blocking_write_and_flush` takes at most 4096 bytes a call.
-            for chunk in self.body.chunks(4096) {
-                if stream.blocking_write_and_flush(chunk).is_err() {
-                    eprintln!("request_id={request_id} the client went away mid-body");
-                    break;
-                }
-            }
-            drop(stream);
-            let _ = OutgoingBody::finish(body, None);
+        let ((), written) = crate::body::write_around(body, &self.body, || out.set(response));
+        if let Err(e) = written {
+            eprintln!("request_id={request_id} the response body was cut short: {e}");
         }
     }
 }
