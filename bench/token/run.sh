@@ -88,6 +88,9 @@ if ((BUILD)); then
     (cd "$ROOT" && cargo build --quiet --profile "$HOST_PROFILE" -p spintemp-host -p spintemp-admin)
     (cd "$BENCH" && CARGO_TARGET_DIR="$OUT/native" cargo build --quiet --profile profiling -p bench-token-native)
 
+    # Only this run's builds: a file left by an older harness (base.wasm)
+    # would still be listed below.
+    rm -rf "$OUT/wasm"
     build_check now-64 "$BENCH" '--cfg curve25519_dalek_bits="64"'
     build_check now "$BENCH"
     cp "$OUT/now/wasm32-wasip2/release/bench_hello.wasm" "$OUT/wasm/hello.wasm"
