@@ -135,12 +135,32 @@ pub fn unique(tag: &str) -> String {
     format!("{tag}_{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A free port for a server that a test stops and starts again on the same
+/// port (NATS). It comes from below the kernel's ephemeral range, where
+/// `bind(0)` never lands: a port from `bind(0)` would be free again while
+/// the server is down, and a concurrent test's listener (the Postgres proxy
+/// binds port 0) could take it, so the server could not come back
+/// ("address already in use"). Distinct within this process.
+pub fn restartable_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    const LOWEST: u32 = 10_000;
+    let span = ephemeral_low.saturating_sub(LOWEST).max(1);
+    // Processes start apart (by pid) so that concurrent test binaries
+    // seldom try the same ports; the bind below settles it either way.
+    let start = std::process::id() * 7919;
+    for _ in 0..span {
+        let offset = start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = (LOWEST + offset) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {LOWEST} and {ephemeral_low}");
 }
 
 /// A database of our own, dropped (with its sessions) when the test ends,
@@ -636,7 +656,7 @@ impl NatsServer {
     /// Picks the port and directory; `restart` starts it.
     pub fn not_started(log: &Path) -> NatsServer {
         NatsServer {
-            port: free_port(),
+            port: restartable_port(),
             store_dir: tempfile::tempdir().unwrap(),
             log: log.to_path_buf(),
             child: None,
