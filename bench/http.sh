@@ -3,7 +3,8 @@
 # Spin CLI when `spin` is on the PATH (the project's wasmtime test host
 # otherwise, and it says so), driven by wrk, next to the floors a Spin app
 # cannot beat on this machine (bench/floors: hello, hello + one key-value
-# GET, hello + one Postgres query) served by the same runtime in the same run.
+# GET, hello + one Postgres query, hello through one service-chaining hop)
+# served by the same runtime in the same run.
 #
 #   bench/http.sh [--duration SECONDS] [--connections "1 32"] [--customers N]
 #                 [--scenarios "get-warm get-cold list create"] [--no-build]
@@ -120,7 +121,7 @@ build() {
     while read -r package; do
         packages+=(-p "$package")
     done < <(sed -n 's/^command = "cargo build .* -p \([A-Za-z0-9_-]*\)"$/\1/p' "$ROOT/spin.toml")
-    packages+=(-p floor-hello -p floor-kv -p floor-pg)
+    packages+=(-p floor-hello -p floor-kv -p floor-pg -p floor-chain)
     log "building $((${#packages[@]} / 2)) components and floors (release) and the native tools"
     (cd "$ROOT" && cargo build -q --target wasm32-wasip2 --release "${packages[@]}")
     # The host only when it serves: under Spin it is not needed.
@@ -221,6 +222,7 @@ prepare_create() { export BENCH_CODE_PREFIX="b$(date +%s)$RANDOM"; }
 prepare_floor_hello() { export BENCH_PATH=/hello; }
 prepare_floor_kv() { export BENCH_PATH=/kv; }
 prepare_floor_pg() { export BENCH_PATH=/pg; }
+prepare_floor_chain() { export BENCH_PATH=/chain; }
 
 # The floors the scenarios are held against (the targets of the "fast path"
 # issue): a warm read against the hello, everything that reaches Postgres
@@ -228,7 +230,7 @@ prepare_floor_pg() { export BENCH_PATH=/pg; }
 floor_of() {
     case "$1" in
         floor-hello) echo "" ;;
-        get-warm | floor-kv | floor-pg) echo floor-hello ;;
+        get-warm | floor-kv | floor-pg | floor-chain) echo floor-hello ;;
         *) echo floor-pg ;;
     esac
 }
@@ -295,6 +297,7 @@ describe() {
         floor-hello) echo "floor: hello (returns a constant)" ;;
         floor-kv) echo "floor: hello + one key-value GET (Redis store)" ;;
         floor-pg) echo "floor: hello + Postgres open + one SELECT" ;;
+        floor-chain) echo "floor: hello through one service-chaining hop" ;;
     esac
 }
 
@@ -315,7 +318,7 @@ start_floors() {
     FLOORS_PID=$SERVED_PID
     FLOORS_URL=$SERVED_URL
     local floor
-    for floor in hello kv pg; do
+    for floor in hello kv pg chain; do
         [[ "$(curl -fsS "$FLOORS_URL/$floor")" != "" ]] || { log "floor $floor answered nothing"; exit 1; }
     done
 }
@@ -377,7 +380,7 @@ main() {
     # touches both sides of every ratio alike.
     for connections in $CONNECTIONS; do
         start_floors
-        for name in floor-hello floor-kv floor-pg; do
+        for name in floor-hello floor-kv floor-pg floor-chain; do
             run_scenario "$name" "$connections"
         done
         stop_floors

@@ -13,7 +13,7 @@ pub const MAX_EXTRA_FIELDS_BYTES: usize = 16 * 1024;
 pub const CUSTOMER: Entity = Entity {
     table: "customers",
     object_type: "customer",
-    json_fn: "customer_json",
+    json_column: "api_json",
     name_column: "name",
     filters: &[Filter {
         param: "code",

@@ -12,8 +12,10 @@ pub struct Entity {
     pub table: &'static str,
     /// `objectType` of its audit events, and the cache key prefix.
     pub object_type: &'static str,
-    /// SQL function rendering a row as its API JSON (see the migrations).
-    pub json_fn: &'static str,
+    /// Text column holding the row's API JSON, rendered by Postgres when the
+    /// row is written (a generated column, see the migrations): reads send
+    /// it as it is, and the audit trail's `before`/`after` are made from it.
+    pub json_column: &'static str,
     /// Column searched by `q`.
     pub name_column: &'static str,
     /// Entity-specific list filters, beyond `q`, `validOn`, `limit`, `cursor`.

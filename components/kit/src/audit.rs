@@ -47,7 +47,7 @@ pub fn get(ctx: &Ctx) -> Result<Reply, ApiError> {
         ],
         NO_CONFLICT,
     )?;
-    let body = db::jsonb(&row[0]).ok_or(ApiError::NotFound)?;
+    let body = db::json(&row[0]).ok_or(ApiError::NotFound)?;
     Ok(Reply::json_bytes(200, body))
 }
 
@@ -80,7 +80,7 @@ pub fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
         .flatten()
         .map(|c| c.encode());
     let items =
-        db::jsonb(&row[0]).ok_or_else(|| ApiError::Internal("a page without items".into()))?;
+        db::json(&row[0]).ok_or_else(|| ApiError::Internal("a page without items".into()))?;
     Ok(Reply::json_bytes(200, db::page_body(items, next_cursor)))
 }
 
@@ -134,6 +134,7 @@ pub fn list_statement(query: &AuditQuery) -> (String, Binds) {
         "e.occurred_at DESC, e.id DESC",
         &limit,
         &["last_micros", "last_id"],
+        db::Items::Jsonb,
     );
     (sql, binds)
 }

@@ -64,8 +64,8 @@ pub fn get(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
     }
     let db = db::connect()?;
     let sql = format!(
-        "SELECT (SELECT {json}(t) FROM {table} t WHERE t.id = $1::uuid)",
-        json = entity.json_fn,
+        "SELECT (SELECT t.{json} FROM {table} t WHERE t.id = $1::uuid)",
+        json = entity.json_column,
         table = entity.table
     );
     let row = db::one_row(
@@ -74,7 +74,7 @@ pub fn get(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
         &[ParameterValue::Uuid(id.to_string())],
         entity.unique_violation,
     )?;
-    let body = db::jsonb(&row[0]).ok_or(ApiError::NotFound)?;
+    let body = db::json(&row[0]).ok_or(ApiError::NotFound)?;
     cache.put(&key, &body);
     record(200, body)
 }
@@ -107,11 +107,12 @@ pub fn list(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
     }
     let limit = binds.bind(SqlValue::Int(query.limit));
     let sql = db::page_query(
-        &format!("{}(t) AS item, t.id::text AS last_id", entity.json_fn),
+        &format!("t.{} AS item, t.id::text AS last_id", entity.json_column),
         &format!("FROM {} t {}", entity.table, db::where_all(&conditions)),
         "t.id",
         &limit,
         &["last_id"],
+        db::Items::Text,
     );
 
     let db = db::connect()?;
@@ -121,7 +122,7 @@ pub fn list(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
         .flatten()
         .map(encode_cursor);
     let items =
-        db::jsonb(&row[0]).ok_or_else(|| ApiError::Internal("a page without items".into()))?;
+        db::json(&row[0]).ok_or_else(|| ApiError::Internal("a page without items".into()))?;
     Ok(Reply::json_bytes(200, db::page_body(items, next_cursor)))
 }
 
@@ -140,7 +141,7 @@ pub fn create(
         names.push(*name);
         placeholders.push(value.placeholder(params.len()));
     }
-    let (table, json) = (entity.table, entity.json_fn);
+    let (table, json) = (entity.table, entity.json_column);
     // ON CONFLICT DO NOTHING turns a duplicate into "no row" instead of an
     // error that Spin may only report as text.
     let sql = format!(
@@ -149,7 +150,7 @@ pub fn create(
            VALUES ($1::uuid, $2::uuid, $2::uuid, {placeholders}) \
            ON CONFLICT DO NOTHING RETURNING t.* \
          ), event AS ({audit}) \
-         SELECT (SELECT {json}(created::{table}) FROM created)",
+         SELECT (SELECT created.{json} FROM created)",
         names = names.join(", "),
         placeholders = placeholders.join(", "),
         audit = audit_insert(
@@ -157,13 +158,13 @@ pub fn create(
             "create",
             "created",
             "NULL",
-            &format!("{json}(created::{table})")
+            &format!("created.{json}::jsonb")
         ),
     );
     let db = db::connect()?;
     let row = db::one_row(&db, &sql, &params, entity.unique_violation)?;
     let body =
-        db::jsonb(&row[0]).ok_or_else(|| ApiError::Conflict(entity.unique_violation.to_owned()))?;
+        db::json(&row[0]).ok_or_else(|| ApiError::Conflict(entity.unique_violation.to_owned()))?;
     let location = format!("{}/{id}", ctx.path.trim_end_matches('/'));
     Ok(record(201, body)?.with_header("location", location))
 }
@@ -182,7 +183,7 @@ pub fn update(
         params.push(db::param(value));
         assignments.push(format!("{name} = {}", value.placeholder(params.len())));
     }
-    let (table, json) = (entity.table, entity.json_fn);
+    let (table, json) = (entity.table, entity.json_column);
     // `current` locks the row and keeps its old image for the audit event;
     // its version tells 404 (no row) from 412 (row, other version).
     let sql = format!(
@@ -192,14 +193,14 @@ pub fn update(
            FROM current WHERE t.id = current.id AND ($6::int8 IS NULL OR current.version = $6::int8) \
            RETURNING t.* \
          ), event AS ({audit}) \
-         SELECT (SELECT version FROM current), (SELECT {json}(updated::{table}) FROM updated)",
+         SELECT (SELECT version FROM current), (SELECT updated.{json} FROM updated)",
         assignments = assignments.join(", "),
         audit = audit_insert(
             entity,
             "update",
             "updated",
-            &format!("(SELECT {json}(current::{table}) FROM current)"),
-            &format!("{json}(updated::{table})")
+            &format!("(SELECT current.{json}::jsonb FROM current)"),
+            &format!("updated.{json}::jsonb")
         ),
     );
     let db = db::connect()?;
@@ -207,7 +208,7 @@ pub fn update(
     if db::int64(&row[0]).is_none() {
         return Err(ApiError::NotFound);
     }
-    let body = db::jsonb(&row[1]).ok_or(ApiError::PreconditionFailed)?;
+    let body = db::json(&row[1]).ok_or(ApiError::PreconditionFailed)?;
     Cache::open().invalidate(&cache::key(entity.object_type, id));
     record(200, body)
 }
@@ -216,7 +217,7 @@ pub fn delete(ctx: &Ctx, entity: &Entity, caller: &Caller) -> Result<Reply, ApiE
     let id = ctx.id_param()?;
     let mut params = write_params(ctx, id, caller);
     params.push(expected_version(ctx));
-    let (table, json) = (entity.table, entity.json_fn);
+    let (table, json) = (entity.table, entity.json_column);
     let sql = format!(
         "WITH current AS (SELECT * FROM {table} WHERE id = $1::uuid FOR UPDATE), \
          deleted AS ( \
@@ -229,7 +230,7 @@ pub fn delete(ctx: &Ctx, entity: &Entity, caller: &Caller) -> Result<Reply, ApiE
             entity,
             "delete",
             "deleted",
-            &format!("{json}(deleted::{table})"),
+            &format!("deleted.{json}::jsonb"),
             "NULL"
         ),
     );

@@ -29,18 +29,43 @@ pub fn page_body(items: Vec<u8>, next_cursor: Option<String>) -> Vec<u8> {
     body
 }
 
+/// What a page's `item` column holds.
+pub enum Items {
+    /// jsonb values, gathered by `jsonb_agg`.
+    Jsonb,
+    /// JSON as text (a record's stored `api_json`), joined as it is: no
+    /// jsonb tree is built in Postgres, and none in Spin's host.
+    Text,
+}
+
 /// One page of a list as one row (see [`one_row`]): the JSON array of the
 /// first `limit` items, whether more follow, then the `keys` of the last item
 /// on the page (the next page's cursor). `select` names the columns `item`
-/// (jsonb) and each key; `from` is the FROM and WHERE; `limit` a placeholder.
-pub fn page_query(select: &str, from: &str, order_by: &str, limit: &str, keys: &[&str]) -> String {
+/// (of the kind `items`) and each key; `from` is the FROM and WHERE; `limit`
+/// a placeholder.
+pub fn page_query(
+    select: &str,
+    from: &str,
+    order_by: &str,
+    limit: &str,
+    keys: &[&str],
+    items: Items,
+) -> String {
+    let on_page = format!("FILTER (WHERE page.n <= {limit})");
+    let array = match items {
+        Items::Jsonb => {
+            format!("coalesce(jsonb_agg(page.item ORDER BY page.n) {on_page}, '[]'::jsonb)")
+        }
+        Items::Text => format!(
+            "'[' || coalesce(string_agg(page.item, ',' ORDER BY page.n) {on_page}, '') || ']'"
+        ),
+    };
     let last: Vec<String> = keys
         .iter()
         .map(|key| format!(", max(page.{key}) FILTER (WHERE page.n = {limit})"))
         .collect();
     format!(
-        "SELECT coalesce(jsonb_agg(page.item ORDER BY page.n) FILTER (WHERE page.n <= {limit}), '[]'::jsonb), \
-                count(*) > {limit}{last} \
+        "SELECT {array}, count(*) > {limit}{last} \
          FROM (SELECT {select}, row_number() OVER (ORDER BY {order_by}) AS n \
                {from} ORDER BY {order_by} LIMIT {limit} + 1) page",
         last = last.concat()
@@ -153,10 +178,12 @@ fn sqlstate_in_text(text: &str) -> Option<String> {
     (code.len() == 5 && code.chars().all(|c| c.is_ascii_alphanumeric())).then_some(code)
 }
 
-/// A jsonb value as raw JSON bytes.
-pub fn jsonb(value: &DbValue) -> Option<Vec<u8>> {
+/// JSON as bytes, from a jsonb value or from text holding JSON (a record's
+/// `api_json`); NULL and anything else are `None`.
+pub fn json(value: &DbValue) -> Option<Vec<u8>> {
     match value {
         DbValue::Jsonb(bytes) => Some(bytes.clone()),
+        DbValue::Str(text) => Some(text.clone().into_bytes()),
         _ => None,
     }
 }

@@ -252,6 +252,78 @@ fn get_fills_the_cache_and_writes_invalidate_it() {
     })
 }
 
+/// A record is rendered once, when it is written (its stored `api_json`):
+/// the create and update replies, a read from Postgres, a read from the
+/// cache and a list page carry the very same bytes, compact and with keys
+/// in byte order at every level, as clients have always received them.
+#[test]
+fn a_record_reads_the_same_bytes_everywhere() {
+    block_on(async {
+        let app = app().await;
+        let (_, token) = app.token(false);
+        let code = unique_code("bytes");
+        // Keys out of order, nesting, escapes, non-ASCII, numbers.
+        let raw = format!(
+            r#"{{"code":"{code}","name":"Qu\"ack\tä","validFrom":"2026-01-01T00:00:00Z","validThru":"2027-01-01T00:00:00Z",
+                "extraFields":{{"z":{{"y":[1,2.5,-0.125,{{"b":null,"a":true}}],"x":"\u00e9"}},"a":[],"m":{{}}}}}}"#
+        );
+        let created = app
+            .call("POST", "/api/customers")
+            .bearer(&token)
+            .body_bytes("application/json", raw.into_bytes())
+            .send()
+            .await;
+        assert_eq!(
+            created.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&created.body)
+        );
+        let body = String::from_utf8(created.body.to_vec()).unwrap();
+        assert!(
+            body.contains(r#""extraFields":{"a":[],"m":{},"z":{"x":"é","y":[1,2.5,-0.125,{"a":true,"b":null}]}},"id":"#),
+            "{body}"
+        );
+        assert!(body.starts_with(r#"{"code":""#), "{body}");
+        assert!(body.contains(r#","name":"Qu\"ack\tä","#), "{body}");
+
+        let id = created.json()["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/customers/{id}");
+        let from_postgres = app.call("GET", &path).bearer(&token).send().await;
+        let from_cache = app.call("GET", &path).bearer(&token).send().await;
+        assert!(app.cached("customer", &id).await.is_some());
+        let page = app
+            .call("GET", &format!("/api/customers?code={code}"))
+            .bearer(&token)
+            .send()
+            .await;
+        assert_eq!(String::from_utf8_lossy(&from_postgres.body), body);
+        assert_eq!(String::from_utf8_lossy(&from_cache.body), body);
+        assert_eq!(
+            String::from_utf8_lossy(&page.body),
+            format!(r#"{{"items":[{body}],"nextCursor":null}}"#)
+        );
+
+        let mut update = customer(&code);
+        update["name"] = json!("Renamed");
+        let updated = app
+            .call("PUT", &path)
+            .bearer(&token)
+            .json(&update)
+            .send()
+            .await;
+        assert_eq!(
+            updated.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&updated.body)
+        );
+        let fresh = app.call("GET", &path).bearer(&token).send().await;
+        assert_eq!(fresh.body, updated.body);
+        assert!(String::from_utf8_lossy(&fresh.body).contains(r#""name":"Renamed","#));
+    })
+}
+
 #[test]
 fn if_match_guards_updates_and_deletes() {
     block_on(async {
