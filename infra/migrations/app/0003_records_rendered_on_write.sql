@@ -4,8 +4,8 @@
 -- Why: rendering on every read was most of what a list page cost Postgres.
 -- `customer_json` ran four to_char()s and a jsonb_build_object per row, and
 -- jsonb_agg built a jsonb tree of the whole page. Measured with pgbench on
--- the same table (2 cores, one client): 768 pages of 50 per second rendered
--- on read, 2,756 with the stored text (BENCHMARKS.md). Text also passes
+-- the same table, a page of 50 costs Postgres 3.5-5x less from the stored
+-- text (BENCHMARKS.md, "Records rendered on write"). Text also passes
 -- through Spin's Postgres host untouched; a jsonb column is parsed into a
 -- serde_json tree there and printed again.
 --
