@@ -47,10 +47,18 @@ BEGIN
 END
 $$;
 
+-- The one rendering of an instant, as before, now in PL/pgSQL for the
+-- reason above.
+CREATE OR REPLACE FUNCTION api_instant(ts timestamptz) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
+END
+$$;
+
 -- A generation expression may not take the whole row, hence the columns one
--- by one, written out in byte order of their keys. Instants as
--- api_instant() writes them (its body, repeated here so that no SQL
--- function runs per row).
+-- by one, written out in byte order of their keys.
 CREATE FUNCTION customer_api_json(
     id uuid, code text, name text, extra_fields jsonb,
     valid_from timestamptz, valid_thru timestamptz,
@@ -61,15 +69,15 @@ LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
 BEGIN
     RETURN '{"code":' || to_json(code)::text
-        || ',"createdAt":"' || to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        || ',"createdAt":"' || api_instant(created_at)
         || '","createdBy":"' || created_by::text
         || '","extraFields":' || compact_json(extra_fields)
         || ',"id":"' || id::text
         || '","name":' || to_json(name)::text
-        || ',"updatedAt":"' || to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        || ',"updatedAt":"' || api_instant(updated_at)
         || '","updatedBy":"' || updated_by::text
-        || '","validFrom":"' || to_char(valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-        || '","validThru":"' || to_char(valid_thru AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        || '","validFrom":"' || api_instant(valid_from)
+        || '","validThru":"' || api_instant(valid_thru)
         || '","version":' || version::text
         || '}';
 END
