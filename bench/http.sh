@@ -361,8 +361,13 @@ main() {
     create_database
     seed_customers
     admin keygen --out-dir "$WORK/keys" >/dev/null 2>&1
+    # A token names an existing user: a plain one, in the bench database
+    # (password through the environment; it is never used).
+    SPINTEMP_USER_PASSWORD=$(random_secret 18) admin user create --db-url "$DB_URL" \
+        --email bench@example.com --first-name Bench --last-name User --if-absent </dev/null >/dev/null
     # Tokens outlive the whole run; verifying them is part of every request.
-    TOKEN=$(admin token --private-key "$WORK/keys/jwt_private.pem" --ttl-seconds 86400)
+    TOKEN=$(admin token --db-url "$DB_URL" --private-key "$WORK/keys/jwt_private.pem" \
+        --email bench@example.com --ttl-seconds 86400)
     # Warm entries must stay warm however long the runs.
     start_host --variable cache_ttl_seconds=3600
     # The key-value floor reads a value the size of a cached customer.

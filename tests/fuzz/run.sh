@@ -193,10 +193,20 @@ create_database() {
 make_tokens() {
     admin keygen --out-dir "$WORK/keys" >/dev/null 2>&1
     admin keygen --out-dir "$WORK/other-keys" >/dev/null 2>&1
-    ADMIN_TOKEN=$(admin token --private-key "$WORK/keys/jwt_private.pem" --admin --ttl-seconds 86400)
-    USER_TOKEN=$(admin token --private-key "$WORK/keys/jwt_private.pem" --ttl-seconds 86400)
+    # Tokens are minted for users that exist (writes check their actor).
+    local password
+    password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+    SPINTEMP_USER_PASSWORD="$password" admin user create --db-url "$DB_URL" --if-absent --admin \
+        --email fuzz-admin@example.com --first-name Fuzz --last-name Admin >/dev/null </dev/null
+    SPINTEMP_USER_PASSWORD="$password" admin user create --db-url "$DB_URL" --if-absent \
+        --email fuzz-user@example.com --first-name Fuzz --last-name User >/dev/null </dev/null
+    ADMIN_TOKEN=$(admin token --db-url "$DB_URL" --private-key "$WORK/keys/jwt_private.pem" \
+        --email fuzz-admin@example.com --ttl-seconds 86400)
+    USER_TOKEN=$(admin token --db-url "$DB_URL" --private-key "$WORK/keys/jwt_private.pem" \
+        --email fuzz-user@example.com --ttl-seconds 86400)
     # Well formed and unexpired, but not signed by the key the host trusts.
-    FOREIGN_TOKEN=$(admin token --private-key "$WORK/other-keys/jwt_private.pem" --admin --ttl-seconds 86400)
+    FOREIGN_TOKEN=$(admin token --db-url "$DB_URL" --private-key "$WORK/other-keys/jwt_private.pem" \
+        --email fuzz-admin@example.com --ttl-seconds 86400)
 }
 
 

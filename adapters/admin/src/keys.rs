@@ -1,5 +1,6 @@
 //! The Ed25519 key pair that signs (login only) and verifies (every other
-//! function) spintemp's tokens.
+//! function) spintemp's tokens, and the HMAC key of the memo of verified
+//! tokens (the app's `token_memo_key`).
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -7,18 +8,25 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::spki::EncodePublicKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use ed25519_dalek::SigningKey;
-use rand_core::OsRng;
+use rand_core::{OsRng, RngCore};
 
 pub const PRIVATE_KEY_FILE: &str = "jwt_private.pem";
 pub const PUBLIC_KEY_FILE: &str = "jwt_public.pem";
+pub const MEMO_KEY_FILE: &str = "token_memo.key";
 pub const DEFAULT_DIR: &str = ".spin/keys";
 
 const PRIVATE_KEY_MODE: u32 = 0o600;
 const PUBLIC_KEY_MODE: u32 = 0o644;
+/// A secret like the private key.
+const MEMO_KEY_MODE: u32 = 0o600;
+/// HMAC-SHA-256 wants a key of its output's size.
+pub const MEMO_KEY_BYTES: usize = 32;
 const KEY_DIR_MODE: u32 = 0o700;
 
 pub struct KeyPair {
@@ -26,6 +34,8 @@ pub struct KeyPair {
     pub private_pem: String,
     /// SPKI PEM (`BEGIN PUBLIC KEY`).
     pub public_pem: String,
+    /// [`MEMO_KEY_BYTES`] random bytes in standard base64, no newline.
+    pub memo_key: String,
 }
 
 /// Where [`write`] put a key pair.
@@ -33,6 +43,7 @@ pub struct KeyPair {
 pub struct KeyFiles {
     pub private_key: PathBuf,
     pub public_key: PathBuf,
+    pub memo_key: PathBuf,
 }
 
 impl KeyFiles {
@@ -40,11 +51,12 @@ impl KeyFiles {
         KeyFiles {
             private_key: dir.join(PRIVATE_KEY_FILE),
             public_key: dir.join(PUBLIC_KEY_FILE),
+            memo_key: dir.join(MEMO_KEY_FILE),
         }
     }
 }
 
-/// A fresh key pair from the operating system's random source.
+/// A fresh key pair and memo key from the operating system's random source.
 pub fn generate() -> KeyPair {
     let signing_key = SigningKey::generate(&mut OsRng);
     // Both encodings are of a well-formed 32-byte key into memory: they have
@@ -57,19 +69,38 @@ pub fn generate() -> KeyPair {
         .verifying_key()
         .to_public_key_pem(LineEnding::LF)
         .expect("SPKI-encode an Ed25519 public key");
+    let mut memo_key = [0u8; MEMO_KEY_BYTES];
+    OsRng.fill_bytes(&mut memo_key);
     KeyPair {
         private_pem,
         public_pem,
+        memo_key: BASE64.encode(memo_key),
     }
 }
 
-/// Writes `pair` into `dir` (created 0700 if missing): the private key 0600,
-/// the public key 0644. Without `force` it refuses to touch an existing key
-/// file; with `force` each file is replaced atomically.
-pub fn write(pair: &KeyPair, dir: &Path, force: bool) -> Result<KeyFiles> {
+/// What [`write`] did.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub files: KeyFiles,
+    /// The key pair was there already and was kept: only the memo key was
+    /// written (a key set made before the memo key existed).
+    pub kept_pair: bool,
+}
+
+/// Writes `pair` into `dir` (created 0700 if missing): the private key and
+/// the memo key 0600, the public key 0644. With `force` each file is
+/// replaced atomically. Without it, an existing key file is never touched:
+/// a complete key pair without a memo key gets the memo key alone (so an
+/// older key set is completed rather than refused), and any other existing
+/// file is refused.
+pub fn write(pair: &KeyPair, dir: &Path, force: bool) -> Result<Written> {
     let files = KeyFiles::in_dir(dir);
-    if !force {
-        for existing in [&files.private_key, &files.public_key] {
+    let kept_pair = !force
+        && files.private_key.exists()
+        && files.public_key.exists()
+        && !files.memo_key.exists();
+    if !force && !kept_pair {
+        for existing in [&files.private_key, &files.public_key, &files.memo_key] {
             if existing.exists() {
                 bail!(
                     "{} already exists; refusing to overwrite a key (use --force to replace it)",
@@ -83,14 +114,17 @@ pub fn write(pair: &KeyPair, dir: &Path, force: bool) -> Result<KeyFiles> {
         .mode(KEY_DIR_MODE)
         .create(dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
-    write_key_file(
-        &files.private_key,
-        &pair.private_pem,
-        PRIVATE_KEY_MODE,
-        force,
-    )?;
-    write_key_file(&files.public_key, &pair.public_pem, PUBLIC_KEY_MODE, force)?;
-    Ok(files)
+    if !kept_pair {
+        write_key_file(
+            &files.private_key,
+            &pair.private_pem,
+            PRIVATE_KEY_MODE,
+            force,
+        )?;
+        write_key_file(&files.public_key, &pair.public_pem, PUBLIC_KEY_MODE, force)?;
+    }
+    write_key_file(&files.memo_key, &pair.memo_key, MEMO_KEY_MODE, force)?;
+    Ok(Written { files, kept_pair })
 }
 
 /// Shell lines that load the key files into the Spin variables the app reads.
@@ -98,9 +132,11 @@ pub fn write(pair: &KeyPair, dir: &Path, force: bool) -> Result<KeyFiles> {
 pub fn export_lines(files: &KeyFiles) -> String {
     format!(
         "export SPIN_VARIABLE_JWT_PUBLIC_KEY=\"$(cat {})\"\n\
-         export SPIN_VARIABLE_JWT_PRIVATE_KEY=\"$(cat {})\"\n",
+         export SPIN_VARIABLE_JWT_PRIVATE_KEY=\"$(cat {})\"\n\
+         export SPIN_VARIABLE_TOKEN_MEMO_KEY=\"$(cat {})\"\n",
         shell_quote(&files.public_key),
         shell_quote(&files.private_key),
+        shell_quote(&files.memo_key),
     )
 }
 
@@ -162,6 +198,14 @@ mod tests {
     }
 
     #[test]
+    fn memo_keys_are_32_random_bytes_in_base64() {
+        let pair = generate();
+        assert_eq!(BASE64.decode(&pair.memo_key).unwrap().len(), MEMO_KEY_BYTES);
+        assert!(!pair.memo_key.ends_with('\n'));
+        assert_ne!(generate().memo_key, pair.memo_key);
+    }
+
+    #[test]
     fn quotes_only_paths_that_need_it() {
         assert_eq!(
             shell_quote(Path::new(".spin/keys/jwt_public.pem")),
@@ -177,7 +221,8 @@ mod tests {
         assert_eq!(
             lines,
             "export SPIN_VARIABLE_JWT_PUBLIC_KEY=\"$(cat .spin/keys/jwt_public.pem)\"\n\
-             export SPIN_VARIABLE_JWT_PRIVATE_KEY=\"$(cat .spin/keys/jwt_private.pem)\"\n"
+             export SPIN_VARIABLE_JWT_PRIVATE_KEY=\"$(cat .spin/keys/jwt_private.pem)\"\n\
+             export SPIN_VARIABLE_TOKEN_MEMO_KEY=\"$(cat .spin/keys/token_memo.key)\"\n"
         );
     }
 }

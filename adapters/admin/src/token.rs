@@ -3,6 +3,11 @@
 
 use anyhow::{bail, Context, Result};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use sqlx::postgres::PgConnection;
+use sqlx::{Executor, FromRow};
+use uuid::Uuid;
+
+use crate::users::parse_id;
 
 // One definition of what a token says, shared with the verifier in the
 // components.
@@ -27,6 +32,95 @@ pub fn check_lifetime(ttl_seconds: i64, max_lifetime_seconds: i64) -> Result<()>
         );
     }
     Ok(())
+}
+
+/// Whose token to mint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    /// Compared case-insensitively, as logins are.
+    Email(String),
+    Id(Uuid),
+}
+
+impl std::fmt::Display for UserRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserRef::Email(email) => write!(f, "with the email {email}"),
+            UserRef::Id(id) => write!(f, "with the id {id}"),
+        }
+    }
+}
+
+/// What [`claims_for`] reads of a user.
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    email: String,
+    admin: bool,
+    active: bool,
+    /// `valid_from <= now()`
+    started: bool,
+    /// `valid_thru >= now()`
+    not_ended: bool,
+    valid_from: String,
+    valid_thru: String,
+    /// Whole seconds since the epoch, rounded up; 0 if never set.
+    tokens_valid_from: i64,
+}
+
+/// The claims of a token for an existing user, who must be active and
+/// within their validity now; `admin` and `email` are the database's.
+///
+/// The app refuses writes made with a token whose `iat` is before the
+/// user's `tokens_valid_from` (moved forward when the password changes or
+/// the user is deactivated or demoted). A token minted in the same second
+/// as such a change would have an `iat` just before it, so `iat` is the
+/// later of now and that instant rounded up to a whole second.
+pub async fn claims_for(
+    conn: &mut PgConnection,
+    user: &UserRef,
+    ttl_seconds: i64,
+) -> Result<Claims> {
+    const COLUMNS: &str = "id::text, email, admin, active, \
+        valid_from <= now() AS started, valid_thru >= now() AS not_ended, \
+        api_instant(valid_from) AS valid_from, api_instant(valid_thru) AS valid_thru, \
+        ceil(extract(epoch FROM greatest(tokens_valid_from, 'epoch')))::int8 AS tokens_valid_from";
+    let (condition, key) = match user {
+        UserRef::Email(email) => ("lower(email) = lower($1)", email.clone()),
+        UserRef::Id(id) => ("id = $1::uuid", id.to_string()),
+    };
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE {condition}");
+    let query = sqlx::query(&sql).bind(key);
+    let Some(row) = conn
+        .fetch_optional(query)
+        .await
+        .context("cannot look up the user")?
+    else {
+        bail!("there is no user {user}");
+    };
+    let found = UserRow::from_row(&row).context("cannot read the user")?;
+    let (id, email) = (parse_id(found.id)?, found.email);
+    if !found.active {
+        bail!("the user {email} ({id}) is not active");
+    }
+    if !found.started {
+        bail!(
+            "the user {email} ({id}) is not valid yet: only from {}",
+            found.valid_from
+        );
+    }
+    if !found.not_ended {
+        bail!(
+            "the user {email} ({id}) is no longer valid: only until {}",
+            found.valid_thru
+        );
+    }
+    let mut claims = Claims::new(id, &email, found.admin, ttl_seconds);
+    if found.tokens_valid_from > claims.iat {
+        claims.iat = found.tokens_valid_from;
+        claims.exp = found.tokens_valid_from.saturating_add(ttl_seconds);
+    }
+    Ok(claims)
 }
 
 /// Signs `claims` with the Ed25519 key in `private_pem` (PKCS#8 PEM).

@@ -12,9 +12,10 @@ pub const MAX_EXTRA_FIELDS_BYTES: usize = 16 * 1024;
 
 pub const CUSTOMER: Entity = Entity {
     table: "customers",
+    path: "/api/customers",
     object_type: "customer",
     json_column: "api_json",
-    name_column: "name",
+    search_columns: &["name"],
     filters: &[Filter {
         param: "code",
         kind: FilterKind::Code,

@@ -10,14 +10,17 @@ use uuid::Uuid;
 pub struct Entity {
     /// Table, aliased `t` in every query.
     pub table: &'static str,
+    /// The collection's path (`Location` of a created record is
+    /// `<path>/<id>`).
+    pub path: &'static str,
     /// `objectType` of its audit events, and the cache key prefix.
     pub object_type: &'static str,
     /// Text column holding the row's API JSON, rendered by Postgres when the
     /// row is written (a generated column, see the migrations): reads send
     /// it as it is, and the audit trail's `before`/`after` are made from it.
     pub json_column: &'static str,
-    /// Column searched by `q`.
-    pub name_column: &'static str,
+    /// Columns `q` searches (any of them may contain it).
+    pub search_columns: &'static [&'static str],
     /// Entity-specific list filters, beyond `q`, `validOn`, `limit`, `cursor`.
     pub filters: &'static [Filter],
     /// `detail` of the 409 when a unique constraint refuses a write.
@@ -50,6 +53,8 @@ pub enum FilterKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlValue {
     Text(String),
+    /// Text that may be NULL.
+    OptionalText(Option<String>),
     Json(Value),
     Instant(DateTime<Utc>),
     Bool(bool),
@@ -60,7 +65,7 @@ pub enum SqlValue {
 impl SqlValue {
     pub fn cast(&self) -> &'static str {
         match self {
-            SqlValue::Text(_) => "text",
+            SqlValue::Text(_) | SqlValue::OptionalText(_) => "text",
             SqlValue::Json(_) => "jsonb",
             SqlValue::Instant(_) => "text::timestamptz",
             SqlValue::Bool(_) => "boolean",

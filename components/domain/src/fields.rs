@@ -52,6 +52,12 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Fields the server derives from others: a body may carry them back
+    /// (as it got them from a GET); they are ignored like [`READ_ONLY`].
+    pub fn allow(&mut self, names: &[&'static str]) {
+        self.known.extend(names.iter().copied());
+    }
+
     pub fn error(&mut self, field: &str, message: impl Into<String>) {
         self.errors.push(FieldError::new(field, message));
     }

@@ -9,8 +9,10 @@ pub mod customer;
 pub mod entity;
 pub mod fields;
 pub mod list;
+pub mod password;
 pub mod request_id;
 pub mod text;
+pub mod user;
 pub mod validity;
 
 pub use fields::FieldError;

@@ -9,7 +9,20 @@
 
 use crate::config;
 use spin_sdk::key_value::Store;
+use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
+
+/// Set when a store call fails. A component instance serves one request, so
+/// this lasts one request: after the store has failed once (the memo of a
+/// token, say), the rest of the request (the record's cache get and put)
+/// does not wait on it again.
+static FAILED: AtomicBool = AtomicBool::new(false);
+
+fn failed<T>(what: &str, e: impl std::fmt::Display) -> Option<T> {
+    eprintln!("cache {what} failed, skipping the cache for this request: {e}");
+    FAILED.store(true, Ordering::Relaxed);
+    None
+}
 
 pub struct Cache {
     store: Option<Store>,
@@ -22,9 +35,10 @@ pub fn key(object_type: &str, id: Uuid) -> String {
 
 impl Cache {
     pub fn open() -> Cache {
-        let store = Store::open_default()
-            .inspect_err(|e| eprintln!("cache unavailable, reading through: {e}"))
-            .ok();
+        if FAILED.load(Ordering::Relaxed) {
+            return Cache { store: None };
+        }
+        let store = Store::open_default().map_or_else(|e| failed("open", e), Some);
         Cache { store }
     }
 
@@ -33,8 +47,7 @@ impl Cache {
             .store
             .as_ref()?
             .get(key)
-            .inspect_err(|e| eprintln!("cache get failed: {e}"))
-            .ok()??;
+            .map_or_else(|e| failed("get", e), Some)??;
         let (expires_at, record) = split_expiry(&stored)?;
         (crate::now().timestamp() < expires_at).then(|| record.to_vec())
     }
@@ -42,15 +55,20 @@ impl Cache {
     /// Only readers fill the cache, so only they read (and are given)
     /// `cache_ttl_seconds`.
     pub fn put(&self, key: &str, value: &[u8]) {
-        if let Some(store) = &self.store {
+        if self.store.is_some() {
             let ttl_seconds = config::number_or("cache_ttl_seconds", 60).clamp(1, 86_400) as i64;
-            let mut stored = (crate::now().timestamp() + ttl_seconds)
-                .to_string()
-                .into_bytes();
+            self.put_until(key, value, crate::now().timestamp() + ttl_seconds);
+        }
+    }
+
+    /// Stores `value` to be served until `expires_at` (unix seconds).
+    pub fn put_until(&self, key: &str, value: &[u8], expires_at: i64) {
+        if let Some(store) = &self.store {
+            let mut stored = expires_at.to_string().into_bytes();
             stored.push(b'\n');
             stored.extend_from_slice(value);
             if let Err(e) = store.set(key, &stored) {
-                eprintln!("cache put failed: {e}");
+                failed::<()>("put", e);
             }
         }
     }
@@ -60,7 +78,7 @@ impl Cache {
     pub fn invalidate(&self, key: &str) {
         if let Some(store) = &self.store {
             if let Err(e) = store.delete(key) {
-                eprintln!("cache invalidation failed for {key}: {e}");
+                failed::<()>(&format!("invalidation of {key}"), e);
             }
         }
     }

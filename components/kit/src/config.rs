@@ -17,3 +17,15 @@ pub fn number_or(name: &str, fallback: u64) -> u64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(fallback)
 }
+
+/// A whole number above zero, for a variable with a default in spin.toml.
+/// Anything else is the operator's mistake, named in the log (500).
+pub fn positive_number(name: &str) -> Result<i64, ApiError> {
+    let value = required(name)?;
+    match value.trim().parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(ApiError::Internal(format!(
+            "variable {name} is {value:?}: it must be a whole number above 0"
+        ))),
+    }
+}

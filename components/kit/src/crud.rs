@@ -2,6 +2,10 @@
 //! SQL statement (data-modifying CTEs) that changes the row and inserts its
 //! audit event into `audit_outbox`, so the change and its event commit or fail
 //! together. Reads of single records go through the cache.
+//!
+//! Every write also checks, in the same statement, that its actor may still
+//! write (see [`Actor`]): no extra round trip, and no window between the
+//! check and the change.
 
 use crate::auth::Caller;
 use crate::cache::{self, Cache};
@@ -15,17 +19,70 @@ use domain::text::like_escape;
 use spin_sdk::pg4::ParameterValue;
 use uuid::Uuid;
 
+/// Who makes a change.
+pub enum Actor<'a> {
+    /// The holder of a verified token. The write happens only if the token's
+    /// user still exists, is active and valid, still has the token's
+    /// `admin`, and has not changed credentials since the token was issued
+    /// (`users.tokens_valid_from`, set by the migrations' triggers): a
+    /// deactivated, deleted or demoted user, or one whose password changed,
+    /// can no longer write with a token issued before, though it has not
+    /// expired yet.
+    Token(&'a Caller),
+    /// The record is its own actor: a user registering.
+    Itself,
+}
+
 /// The parameters every write binds first: $1 record id, $2 actor, $3 event
-/// id, $4 operation, $5 request id. Both ids are UUIDv7: time-ordered for
-/// keyset pages, and audit-get finds an event's chunk by the time in its id.
-fn write_params(ctx: &Ctx, id: Uuid, caller: &Caller) -> Vec<ParameterValue> {
+/// id, $4 operation, $5 request id, $6 and $7 the token's `admin` and `iat`
+/// (NULL for [`Actor::Itself`]); updates and deletes then bind $8, the
+/// version `If-Match` expects. Both ids are UUIDv7: time-ordered for keyset
+/// pages, and audit-get finds an event's chunk by the time in its id.
+const EXPECTED_VERSION_PARAMETER: usize = 8;
+
+fn write_params(ctx: &Ctx, id: Uuid, actor: &Actor) -> Vec<ParameterValue> {
+    let (actor_id, admin, issued_at) = match actor {
+        Actor::Token(caller) => (
+            caller.id,
+            ParameterValue::Boolean(caller.admin),
+            ParameterValue::Int64(caller.issued_at),
+        ),
+        Actor::Itself => (id, ParameterValue::DbNull, ParameterValue::DbNull),
+    };
     vec![
         ParameterValue::Uuid(id.to_string()),
-        ParameterValue::Uuid(caller.id.to_string()),
+        ParameterValue::Uuid(actor_id.to_string()),
         ParameterValue::Uuid(Uuid::now_v7().to_string()),
         ParameterValue::Str(ctx.operation.to_owned()),
         ParameterValue::Str(ctx.request_id.clone()),
+        admin,
+        issued_at,
     ]
+}
+
+/// The CTE `actor`: one row when the actor may write, none otherwise.
+fn actor_cte(actor: &Actor) -> &'static str {
+    match actor {
+        Actor::Token(_) => {
+            "actor AS (SELECT 1 FROM users u WHERE u.id = $2::uuid AND u.active \
+               AND now() BETWEEN u.valid_from AND u.valid_thru \
+               AND u.admin = $6::boolean AND u.tokens_valid_from <= to_timestamp($7::int8))"
+        }
+        // Nothing to check; $6 and $7 are named so that Postgres knows
+        // their types.
+        Actor::Itself => "actor AS (SELECT 1 WHERE $6::boolean IS NULL AND $7::int8 IS NULL)",
+    }
+}
+
+/// 401 when the statement's `actor` CTE was empty.
+fn check_actor(count: &spin_sdk::pg4::DbValue) -> Result<(), ApiError> {
+    match db::int64(count) {
+        Some(n) if n > 0 => Ok(()),
+        _ => Err(ApiError::Unauthorized(
+            "the token's user may no longer make changes (deactivated, demoted, deleted or \
+             a new password since it was issued); log in again",
+        )),
+    }
 }
 
 /// The outbox row, selected from the CTE `source` (`before`/`after` are SQL
@@ -54,7 +111,11 @@ fn record(status: u16, body: Vec<u8>) -> Result<Reply, ApiError> {
 }
 
 pub fn get(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
-    let id = ctx.id_param()?;
+    get_by_id(entity, ctx.id_param()?)
+}
+
+/// The record `id`, from the cache when it is there.
+pub fn get_by_id(entity: &Entity, id: Uuid) -> Result<Reply, ApiError> {
     let cache = Cache::open();
     let key = cache::key(entity.object_type, id);
     if let Some(body) = cache.get(&key) {
@@ -92,10 +153,12 @@ pub fn list(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
     }
     if let Some(q) = &query.q {
         let p = binds.bind(SqlValue::Text(like_escape(q)));
-        conditions.push(format!(
-            "t.{} ILIKE '%' || {p} || '%' ESCAPE '\\'",
-            entity.name_column
-        ));
+        let any: Vec<String> = entity
+            .search_columns
+            .iter()
+            .map(|column| format!("t.{column} ILIKE '%' || {p} || '%' ESCAPE '\\'"))
+            .collect();
+        conditions.push(format!("({})", any.join(" OR ")));
     }
     if let Some(t) = query.valid_on {
         let p = binds.bind(SqlValue::Instant(t));
@@ -129,11 +192,11 @@ pub fn list(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
 pub fn create(
     ctx: &Ctx,
     entity: &Entity,
-    caller: &Caller,
+    actor: Actor,
     columns: Vec<(&'static str, SqlValue)>,
 ) -> Result<Reply, ApiError> {
     let id = Uuid::now_v7();
-    let mut params = write_params(ctx, id, caller);
+    let mut params = write_params(ctx, id, &actor);
     let mut names = Vec::new();
     let mut placeholders = Vec::new();
     for (name, value) in &columns {
@@ -145,12 +208,13 @@ pub fn create(
     // ON CONFLICT DO NOTHING turns a duplicate into "no row" instead of an
     // error that Spin may only report as text.
     let sql = format!(
-        "WITH created AS ( \
+        "WITH {actor}, created AS ( \
            INSERT INTO {table} AS t (id, created_by, updated_by, {names}) \
-           VALUES ($1::uuid, $2::uuid, $2::uuid, {placeholders}) \
+           SELECT $1::uuid, $2::uuid, $2::uuid, {placeholders} WHERE EXISTS (SELECT FROM actor) \
            ON CONFLICT DO NOTHING RETURNING t.* \
          ), event AS ({audit}) \
-         SELECT (SELECT created.{json} FROM created)",
+         SELECT (SELECT count(*) FROM actor), (SELECT created.{json} FROM created)",
+        actor = actor_cte(&actor),
         names = names.join(", "),
         placeholders = placeholders.join(", "),
         audit = audit_insert(
@@ -163,9 +227,10 @@ pub fn create(
     );
     let db = db::connect()?;
     let row = db::one_row(&db, &sql, &params, entity.unique_violation)?;
+    check_actor(&row[0])?;
     let body =
-        db::json(&row[0]).ok_or_else(|| ApiError::Conflict(entity.unique_violation.to_owned()))?;
-    let location = format!("{}/{id}", ctx.path.trim_end_matches('/'));
+        db::json(&row[1]).ok_or_else(|| ApiError::Conflict(entity.unique_violation.to_owned()))?;
+    let location = format!("{}/{id}", entity.path);
     Ok(record(201, body)?.with_header("location", location))
 }
 
@@ -175,25 +240,47 @@ pub fn update(
     caller: &Caller,
     columns: Vec<(&'static str, SqlValue)>,
 ) -> Result<Reply, ApiError> {
+    update_if(ctx, entity, caller, columns, Vec::new())
+}
+
+/// As [`update`], and only if each of `expected`'s columns still holds its
+/// value (412 otherwise, as for a stale `If-Match`): for a change decided on
+/// what was read before, such as a password checked against its hash.
+pub fn update_if(
+    ctx: &Ctx,
+    entity: &Entity,
+    caller: &Caller,
+    columns: Vec<(&'static str, SqlValue)>,
+    expected: Vec<(&'static str, SqlValue)>,
+) -> Result<Reply, ApiError> {
     let id = ctx.id_param()?;
-    let mut params = write_params(ctx, id, caller);
+    let actor = Actor::Token(caller);
+    let mut params = write_params(ctx, id, &actor);
     params.push(expected_version(ctx));
+    debug_assert_eq!(params.len(), EXPECTED_VERSION_PARAMETER);
     let mut assignments = Vec::new();
     for (name, value) in &columns {
         params.push(db::param(value));
         assignments.push(format!("{name} = {}", value.placeholder(params.len())));
     }
+    let mut still = String::new();
+    for (name, value) in &expected {
+        params.push(db::param(value));
+        still.push_str(&format!(" AND current.{name} = {}", value.placeholder(params.len())));
+    }
     let (table, json) = (entity.table, entity.json_column);
     // `current` locks the row and keeps its old image for the audit event;
     // its version tells 404 (no row) from 412 (row, other version).
     let sql = format!(
-        "WITH current AS (SELECT * FROM {table} WHERE id = $1::uuid FOR UPDATE), \
+        "WITH {actor}, current AS (SELECT * FROM {table} WHERE id = $1::uuid FOR UPDATE), \
          updated AS ( \
            UPDATE {table} AS t SET {assignments}, updated_at = now(), updated_by = $2::uuid, version = t.version + 1 \
-           FROM current WHERE t.id = current.id AND ($6::int8 IS NULL OR current.version = $6::int8) \
+           FROM current WHERE t.id = current.id AND ($8::int8 IS NULL OR current.version = $8::int8){still} \
+             AND EXISTS (SELECT FROM actor) \
            RETURNING t.* \
          ), event AS ({audit}) \
-         SELECT (SELECT version FROM current), (SELECT updated.{json} FROM updated)",
+         SELECT (SELECT count(*) FROM actor), (SELECT version FROM current), (SELECT updated.{json} FROM updated)",
+        actor = actor_cte(&actor),
         assignments = assignments.join(", "),
         audit = audit_insert(
             entity,
@@ -205,27 +292,31 @@ pub fn update(
     );
     let db = db::connect()?;
     let row = db::one_row(&db, &sql, &params, entity.unique_violation)?;
-    if db::int64(&row[0]).is_none() {
+    check_actor(&row[0])?;
+    if db::int64(&row[1]).is_none() {
         return Err(ApiError::NotFound);
     }
-    let body = db::json(&row[1]).ok_or(ApiError::PreconditionFailed)?;
+    let body = db::json(&row[2]).ok_or(ApiError::PreconditionFailed)?;
     Cache::open().invalidate(&cache::key(entity.object_type, id));
     record(200, body)
 }
 
 pub fn delete(ctx: &Ctx, entity: &Entity, caller: &Caller) -> Result<Reply, ApiError> {
     let id = ctx.id_param()?;
-    let mut params = write_params(ctx, id, caller);
+    let actor = Actor::Token(caller);
+    let mut params = write_params(ctx, id, &actor);
     params.push(expected_version(ctx));
     let (table, json) = (entity.table, entity.json_column);
     let sql = format!(
-        "WITH current AS (SELECT * FROM {table} WHERE id = $1::uuid FOR UPDATE), \
+        "WITH {actor}, current AS (SELECT * FROM {table} WHERE id = $1::uuid FOR UPDATE), \
          deleted AS ( \
            DELETE FROM {table} AS t USING current \
-           WHERE t.id = current.id AND ($6::int8 IS NULL OR current.version = $6::int8) \
+           WHERE t.id = current.id AND ($8::int8 IS NULL OR current.version = $8::int8) \
+             AND EXISTS (SELECT FROM actor) \
            RETURNING t.* \
          ), event AS ({audit}) \
-         SELECT (SELECT version FROM current), (SELECT count(*) FROM deleted)",
+         SELECT (SELECT count(*) FROM actor), (SELECT version FROM current), (SELECT count(*) FROM deleted)",
+        actor = actor_cte(&actor),
         audit = audit_insert(
             entity,
             "delete",
@@ -236,10 +327,11 @@ pub fn delete(ctx: &Ctx, entity: &Entity, caller: &Caller) -> Result<Reply, ApiE
     );
     let db = db::connect()?;
     let row = db::one_row(&db, &sql, &params, entity.unique_violation)?;
-    if db::int64(&row[0]).is_none() {
+    check_actor(&row[0])?;
+    if db::int64(&row[1]).is_none() {
         return Err(ApiError::NotFound);
     }
-    if db::int64(&row[1]) != Some(1) {
+    if db::int64(&row[2]) != Some(1) {
         return Err(ApiError::PreconditionFailed);
     }
     Cache::open().invalidate(&cache::key(entity.object_type, id));

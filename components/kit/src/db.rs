@@ -106,6 +106,8 @@ impl Binds {
 pub fn param(value: &SqlValue) -> ParameterValue {
     match value {
         SqlValue::Text(s) => ParameterValue::Str(s.clone()),
+        SqlValue::OptionalText(Some(s)) => ParameterValue::Str(s.clone()),
+        SqlValue::OptionalText(None) => ParameterValue::DbNull,
         SqlValue::Json(v) => ParameterValue::Jsonb(serde_json::to_vec(v).unwrap_or_default()),
         SqlValue::Instant(t) => ParameterValue::Str(to_sql_text(*t)),
         SqlValue::Bool(b) => ParameterValue::Boolean(*b),
@@ -158,6 +160,15 @@ fn classify(error: PgError, conflict: &str) -> ApiError {
     };
     match code.as_deref() {
         Some("23505") => ApiError::Conflict(conflict.to_owned()),
+        // Raised by the migrations' triggers (class SP: spintemp's rules).
+        Some("SP001") => ApiError::Conflict(
+            "an active user cannot be deleted: deactivate the user first".to_owned(),
+        ),
+        Some("SP002") => ApiError::Conflict(
+            "this is the last active administrator: make another user an active \
+             administrator first"
+                .to_owned(),
+        ),
         Some("23503") => ApiError::Conflict(
             "the record refers to, or is referred to by, another record".to_owned(),
         ),
@@ -171,9 +182,12 @@ fn classify(error: PgError, conflict: &str) -> ApiError {
     }
 }
 
-/// Finds `SqlState(E23505)` or `code: "23505"` in a stringified error.
+/// Finds `SqlState(E23505)` (or, for a code of ours, `SqlState(Other("SP001"))`)
+/// in a stringified error.
 fn sqlstate_in_text(text: &str) -> Option<String> {
-    let at = text.find("SqlState(E").map(|i| i + "SqlState(E".len())?;
+    let at = ["SqlState(E", "SqlState(Other(\""]
+        .iter()
+        .find_map(|marker| text.find(marker).map(|i| i + marker.len()))?;
     let code: String = text[at..].chars().take(5).collect();
     (code.len() == 5 && code.chars().all(|c| c.is_ascii_alphanumeric())).then_some(code)
 }
@@ -223,5 +237,7 @@ mod tests {
         let text = "db error: DbError { severity: \"ERROR\", code: SqlState(E23505), message: \"duplicate key\" }";
         assert_eq!(sqlstate_in_text(text).as_deref(), Some("23505"));
         assert_eq!(sqlstate_in_text("connection reset"), None);
+        let ours = "db error: DbError { severity: \"ERROR\", code: SqlState(Other(\"SP002\")) }";
+        assert_eq!(sqlstate_in_text(ours).as_deref(), Some("SP002"));
     }
 }

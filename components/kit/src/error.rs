@@ -18,6 +18,8 @@ pub enum ApiError {
     PayloadTooLarge,
     UnsupportedMediaType,
     Validation(Vec<FieldError>),
+    /// 429 with `Retry-After` (seconds): throttled.
+    TooManyRequests(&'static str, u64),
     /// 503 with `Retry-After`: a dependency we cannot work without is down.
     Unavailable(&'static str),
     /// 500. The message goes to the log only, never to the client.
@@ -37,6 +39,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::Validation(_) => 422,
+            ApiError::TooManyRequests(..) => 429,
             ApiError::Unavailable(_) => 503,
             ApiError::Internal(_) => 500,
         }
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => ("payload-too-large", "Payload too large"),
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::Validation(_) => ("validation", "Validation failed"),
+            ApiError::TooManyRequests(..) => ("too-many-requests", "Too many requests"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("internal", "Internal error"),
         }
@@ -72,6 +76,9 @@ impl ApiError {
             ApiError::PayloadTooLarge => "the body is larger than 64 KiB".to_owned(),
             ApiError::UnsupportedMediaType => "the body must be application/json".to_owned(),
             ApiError::Validation(_) => "some fields are not valid".to_owned(),
+            ApiError::TooManyRequests(why, seconds) => {
+                format!("{why}; try again in {seconds} seconds")
+            }
             ApiError::Unavailable(what) => format!("{what} is unavailable; retry shortly"),
             ApiError::Internal(_) => "something went wrong on our side".to_owned(),
         }
@@ -98,6 +105,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => vec![("www-authenticate", "Bearer".to_owned())],
             ApiError::MethodNotAllowed(allow) => vec![("allow", (*allow).to_owned())],
             ApiError::Unavailable(_) => vec![("retry-after", "5".to_owned())],
+            ApiError::TooManyRequests(_, seconds) => vec![("retry-after", seconds.to_string())],
             _ => vec![],
         };
         (serde_json::to_vec(&body).unwrap_or_default(), headers)

@@ -9,6 +9,8 @@
 //! - [`db`], [`cache`]: Postgres and Redis through Spin's host APIs.
 //! - [`crud`]: list/get/create/update/delete for any [`domain::entity::Entity`],
 //!   each write one SQL statement that also records its audit event.
+//! - [`users`], [`login`]: the rules of users and of the auth flows;
+//!   [`sessions`] (tokens issued and rotated), [`throttle`] (failed logins).
 
 pub mod audit;
 pub mod auth;
@@ -19,9 +21,13 @@ pub mod crud;
 pub mod db;
 pub mod error;
 mod forward;
+pub mod login;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod sessions;
+pub mod throttle;
+pub mod users;
 
 pub use error::ApiError;
 pub use request::{run, run_front, run_unrouted, Ctx};

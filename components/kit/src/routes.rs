@@ -9,7 +9,8 @@
 
 pub struct Route {
     pub pattern: &'static str,
-    /// (method, component id). The first serves the path in spin.toml.
+    /// (method, component id). The first serves the path in spin.toml: its
+    /// GET where it has one.
     pub operations: &'static [(&'static str, &'static str)],
     /// The `Allow` header of a 405: the methods above.
     pub allow: &'static str,
@@ -27,6 +28,46 @@ pub const ROUTES: &[Route] = &[
             ("GET", "customers-get"),
             ("PUT", "customers-update"),
             ("DELETE", "customers-delete"),
+        ],
+        allow: "GET, PUT, DELETE",
+    },
+    Route {
+        pattern: "/api/auth/register",
+        operations: &[("POST", "auth-register")],
+        allow: "POST",
+    },
+    Route {
+        pattern: "/api/auth/login",
+        operations: &[("POST", "auth-login")],
+        allow: "POST",
+    },
+    Route {
+        pattern: "/api/auth/refresh",
+        operations: &[("POST", "auth-refresh")],
+        allow: "POST",
+    },
+    Route {
+        pattern: "/api/auth/logout",
+        operations: &[("POST", "auth-logout")],
+        allow: "POST",
+    },
+    Route {
+        pattern: "/api/auth/me",
+        operations: &[("GET", "auth-me")],
+        allow: "GET",
+    },
+    // Users are created by registering, so the collection has no POST.
+    Route {
+        pattern: "/api/users",
+        operations: &[("GET", "users-list")],
+        allow: "GET",
+    },
+    Route {
+        pattern: "/api/users/:id",
+        operations: &[
+            ("GET", "users-get"),
+            ("PUT", "users-update"),
+            ("DELETE", "users-delete"),
         ],
         allow: "GET, PUT, DELETE",
     },
@@ -110,11 +151,13 @@ mod tests {
         for route in ROUTES {
             let methods: Vec<_> = route.operations.iter().map(|(m, _)| *m).collect();
             assert_eq!(route.allow, methods.join(", "));
-            assert_eq!(
-                route.operations[0].0, "GET",
-                "{}: GET serves the path",
-                route.pattern
-            );
+            if methods.contains(&"GET") {
+                assert_eq!(
+                    route.operations[0].0, "GET",
+                    "{}: GET serves the path",
+                    route.pattern
+                );
+            }
         }
     }
 

@@ -164,6 +164,15 @@ impl TestApp {
             ("db_url".to_owned(), db_url.clone()),
             ("audit_db_url".to_owned(), db_url.clone()),
             ("jwt_public_key".to_owned(), keys.public_pem.clone()),
+            ("jwt_private_key".to_owned(), keys.private_pem.clone()),
+            ("token_memo_key".to_owned(), keys.memo_key.clone()),
+            ("redis_url".to_owned(), redis_url()),
+            // Every test request comes from 127.0.0.1 unless it says
+            // otherwise, so the per-address limits would stop the suite;
+            // the throttling tests start apps of their own with the
+            // defaults, from addresses of their own.
+            ("registrations_per_address".to_owned(), "1000000".to_owned()),
+            ("login_failures_per_address".to_owned(), "1000000".to_owned()),
         ];
         for (name, value) in overrides {
             variables.retain(|(n, _)| n != name);
@@ -198,14 +207,35 @@ impl TestApp {
         })
     }
 
-    /// A token for a new user id.
-    pub fn token(&self, admin: bool) -> (Uuid, String) {
+    /// A token for a new user, made as `spintemp-admin token` makes one.
+    pub async fn token(&self, admin: bool) -> (Uuid, String) {
+        let user = self.user(admin).await;
+        (user.id, user.token)
+    }
+
+    /// A new active user (inserted directly, without an audit event) whose
+    /// password is [`TEST_PASSWORD`], and a token for it.
+    pub async fn user(&self, admin: bool) -> TestUser {
+        static HASH: LazyLock<String> =
+            LazyLock::new(|| domain::password::hash(TEST_PASSWORD, &[42; 16]));
         let id = Uuid::now_v7();
-        let claims = Claims::new(id, &format!("{id}@example.com"), admin, 3600);
-        (
-            id,
-            token::mint(&claims, &self.keys.private_pem).expect("minting a token"),
+        let email = format!("{}@example.com", id.simple());
+        sqlx::query(
+            "INSERT INTO users (id, email, first_name, last_name, password_hash, active, admin, \
+               valid_from, valid_thru, created_by, updated_by) \
+             VALUES ($1, $2, 'Test', 'User', $3, true, $4, now() - interval '1 minute', \
+               now() + interval '1 year', $1, $1)",
         )
+        .bind(id)
+        .bind(&email)
+        .bind(HASH.as_str())
+        .bind(admin)
+        .execute(&self.db)
+        .await
+        .expect("inserting a test user");
+        let claims = Claims::new(id, &email, admin, 3600);
+        let token = token::mint(&claims, &self.keys.private_pem).expect("minting a token");
+        TestUser { id, email, token }
     }
 
     pub fn call(&self, method: &str, path: &str) -> Call<'_> {
@@ -213,6 +243,7 @@ impl TestApp {
             app: self,
             request: http::Request::builder().method(method).uri(path),
             body: Bytes::new(),
+            client: None,
         }
     }
 
@@ -277,6 +308,15 @@ impl TestApp {
     }
 }
 
+/// The password of every [`TestApp::user`].
+pub const TEST_PASSWORD: &str = "a test password";
+
+pub struct TestUser {
+    pub id: Uuid,
+    pub email: String,
+    pub token: String,
+}
+
 #[derive(Debug, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: Uuid,
@@ -294,11 +334,18 @@ pub struct Call<'a> {
     app: &'a TestApp,
     request: http::request::Builder,
     body: Bytes,
+    client: Option<std::net::SocketAddr>,
 }
 
 impl Call<'_> {
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.request = self.request.header(name, value);
+        self
+    }
+
+    /// Sent from `client` (what Spin reports in `spin-client-addr`).
+    pub fn from(mut self, client: std::net::SocketAddr) -> Self {
+        self.client = Some(client);
         self
     }
 
@@ -318,12 +365,11 @@ impl Call<'_> {
 
     pub async fn send(self) -> Reply {
         let request = self.request.body(self.body).expect("a valid request");
-        let response = self
-            .app
-            .app
-            .handle(request)
-            .await
-            .expect("the host answered");
+        let response = match self.client {
+            Some(client) => self.app.app.handle_from(request, client).await,
+            None => self.app.app.handle(request).await,
+        }
+        .expect("the host answered");
         let (parts, body) = response.into_parts();
         Reply {
             status: parts.status.as_u16(),

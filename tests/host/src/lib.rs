@@ -122,6 +122,17 @@ impl App {
     /// path-only request without a `Host` header is sent as `Host: localhost`.
     /// The response body is read to the end.
     pub async fn handle(&self, req: http::Request<Bytes>) -> anyhow::Result<http::Response<Bytes>> {
+        self.handle_from(req, IN_PROCESS_CLIENT_ADDR).await
+    }
+
+    /// As [`App::handle`], from a client at `client_addr` (what the
+    /// component sees in `spin-client-addr`, as Spin reports the peer of
+    /// the connection).
+    pub async fn handle_from(
+        &self,
+        req: http::Request<Bytes>,
+        client_addr: SocketAddr,
+    ) -> anyhow::Result<http::Response<Bytes>> {
         let (mut parts, body) = req.into_parts();
         if !parts.headers.contains_key(http::header::HOST) {
             let host = match parts.uri.authority() {
@@ -140,7 +151,7 @@ impl App {
                 .parse()?;
         }
         let req = http::Request::from_parts(parts, trigger::full_body(body));
-        let response = self.inner.handle(req, IN_PROCESS_CLIENT_ADDR).await?;
+        let response = self.inner.handle(req, client_addr).await?;
         let (parts, body) = response.into_parts();
         let body = body
             .collect()

@@ -37,6 +37,19 @@ impl TestDb {
         db
     }
 
+    /// A new database with the app schema (app and audit store in one, as
+    /// a laptop runs them).
+    pub async fn migrated() -> TestDb {
+        let db = TestDb::absent();
+        spintemp_admin::migrate::create_database_if_missing(&db.url)
+            .await
+            .expect("create test database");
+        spintemp_admin::migrate::run(&db.url, Some(&db.url))
+            .await
+            .expect("migrate test database");
+        db
+    }
+
     pub async fn connect(&self) -> PgConnection {
         PgConnection::connect(&self.url)
             .await
@@ -98,4 +111,37 @@ pub async fn relation_exists(conn: &mut PgConnection, name: &str) -> bool {
         .fetch_one(conn)
         .await
         .expect("to_regclass")
+}
+
+/// Rows of `table`.
+pub async fn count(conn: &mut PgConnection, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(conn)
+        .await
+        .expect("count rows")
+}
+
+/// One `audit_outbox` row, as text where the type has no sqlx decoding here.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Event {
+    pub object_type: String,
+    pub object_id: String,
+    pub action: String,
+    pub operation: String,
+    pub actor: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub request_id: String,
+}
+
+/// The outbox, oldest first.
+pub async fn events(conn: &mut PgConnection) -> Vec<Event> {
+    sqlx::query_as(
+        "SELECT object_type, object_id::text, action, operation, actor::text, \
+                before::text, after::text, request_id \
+         FROM audit_outbox ORDER BY seq",
+    )
+    .fetch_all(conn)
+    .await
+    .expect("read audit_outbox")
 }

@@ -35,7 +35,7 @@ async fn record(
 fn admins_read_events_newest_first_with_filters_and_pages() {
     block_on(async {
         let app = app().await;
-        let (_, admin) = app.token(true);
+        let (_, admin) = app.token(true).await;
         let object = Uuid::now_v7();
         let actor = Uuid::now_v7();
         let created = record(app, object, actor, "create", 30).await;
@@ -158,7 +158,7 @@ fn admins_read_events_newest_first_with_filters_and_pages() {
 fn only_admins_may_read_the_audit_trail() {
     block_on(async {
         let app = app().await;
-        let (_, user) = app.token(false);
+        let (_, user) = app.token(false).await;
         let res = app.call("GET", "/api/audit").bearer(&user).send().await;
         res.problem(403);
         let res = app
@@ -168,7 +168,7 @@ fn only_admins_may_read_the_audit_trail() {
             .await;
         res.problem(403);
         app.call("GET", "/api/audit").send().await.problem(401);
-        let (_, admin) = app.token(true);
+        let (_, admin) = app.token(true).await;
         let res = app.call("POST", "/api/audit").bearer(&admin).send().await;
         res.problem(405);
         assert_eq!(res.header("allow"), Some("GET"));
@@ -179,7 +179,7 @@ fn only_admins_may_read_the_audit_trail() {
 fn bad_audit_filters_are_400() {
     block_on(async {
         let app = app().await;
-        let (_, admin) = app.token(true);
+        let (_, admin) = app.token(true).await;
         for (query, field) in [
             ("objectType=invoice", "objectType"),
             ("action=Insert", "action"),

@@ -203,7 +203,7 @@ fn every_page_of_a_long_history_comes_back_and_a_deep_page_reads_only_older_chun
         ])
         .await
         .expect("starting the app on the audit store");
-        let (_, admin) = app.token(true);
+        let (_, admin) = app.token(true).await;
         let expected: Vec<Uuid> =
             sqlx::query_scalar("SELECT id FROM audit_events ORDER BY occurred_at DESC, id DESC")
                 .fetch_all(&store.pool)

@@ -113,7 +113,45 @@ fn every_customer_route_needs_a_valid_token() {
                 assert_eq!(res.header("www-authenticate"), Some("Bearer"), "{why}");
             }
         }
-        let (_, good) = app.token(false);
+        // Again, each with a genuine memo entry (as if it had passed the
+        // full check once): a hit skips only the signature, so every token
+        // refused for its header or claims is still refused. (A token signed
+        // by another key *would* pass with such an entry: making one takes
+        // the memo key, which is the threat model ARCHITECTURE.md records.)
+        let secret: [u8; 32] = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &app.keys.memo_key,
+        )
+        .unwrap()
+        .try_into()
+        .unwrap();
+        let mut redis = app.redis.get_multiplexed_async_connection().await.unwrap();
+        let entry = format!("{}\n", now() + 3600);
+        for (why, header) in &bad_tokens {
+            let Some(token) = header.as_deref().and_then(|h| h.strip_prefix("Bearer ")) else {
+                continue;
+            };
+            if *why == "other key" {
+                continue;
+            }
+            let key = kit::auth::memo::entry_key(&secret, app.keys.public_pem.trim(), token);
+            redis::cmd("SET")
+                .arg(key)
+                .arg(&entry)
+                .query_async::<()>(&mut redis)
+                .await
+                .unwrap();
+            for (method, path) in &routes()[..3] {
+                let res = app
+                    .call(method, path)
+                    .header("authorization", header.as_deref().unwrap())
+                    .json(&json!({"code": "x", "name": "y"}))
+                    .send()
+                    .await;
+                assert_eq!(res.status, 401, "{method} {path} with {why} and a memo entry");
+            }
+        }
+        let (_, good) = app.token(false).await;
         let res = app.call("GET", "/api/customers").bearer(&good).send().await;
         assert_eq!(res.status, 200);
     })
@@ -201,7 +239,7 @@ fn a_bad_maximum_lifetime_refuses_every_token() {
             let app = TestApp::start(&[("token_max_lifetime_seconds", bad)])
                 .await
                 .unwrap();
-            let (_, token) = app.token(true);
+            let (_, token) = app.token(true).await;
             for (method, path) in &routes() {
                 let res = app
                     .call(method, path)

@@ -13,7 +13,7 @@ fn customer(code: &str) -> Value {
 fn create_returns_the_record_with_location_etag_and_audit_event() {
     block_on(async {
         let app = app().await;
-        let (user, token) = app.token(false);
+        let (user, token) = app.token(false).await;
         let rid = request_id();
         let code = unique_code("ducks");
         let res = app
@@ -66,7 +66,7 @@ fn create_returns_the_record_with_location_etag_and_audit_event() {
 fn create_fills_defaults_and_ignores_client_ids() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         let client_id = uuid::Uuid::now_v7().to_string();
         let res = app
             .call("POST", "/api/customers/")
@@ -93,7 +93,7 @@ fn create_fills_defaults_and_ignores_client_ids() {
 fn duplicate_codes_conflict_case_insensitively_and_write_nothing() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         let code = unique_code("dup");
         let first = app.create_customer(&token, &customer(&code)).await;
         assert_eq!(first.status, 201);
@@ -134,7 +134,7 @@ fn duplicate_codes_conflict_case_insensitively_and_write_nothing() {
 fn an_expired_cache_entry_is_not_served() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         let created = app
             .create_customer(&token, &customer(&unique_code("exp")))
             .await;
@@ -166,7 +166,7 @@ fn an_expired_cache_entry_is_not_served() {
 fn get_fills_the_cache_and_writes_invalidate_it() {
     block_on(async {
         let app = app().await;
-        let (user, token) = app.token(false);
+        let (user, token) = app.token(false).await;
         let created = app
             .create_customer(&token, &customer(&unique_code("c")))
             .await;
@@ -260,7 +260,7 @@ fn get_fills_the_cache_and_writes_invalidate_it() {
 fn a_record_reads_the_same_bytes_everywhere() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         let code = unique_code("bytes");
         // Keys out of order, nesting, escapes, non-ASCII, numbers.
         let raw = format!(
@@ -328,7 +328,7 @@ fn a_record_reads_the_same_bytes_everywhere() {
 fn if_match_guards_updates_and_deletes() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         let code = unique_code("m");
         let created = app.create_customer(&token, &customer(&code)).await;
         let path = format!("/api/customers/{}", created.json()["id"].as_str().unwrap());
@@ -410,7 +410,7 @@ fn if_match_guards_updates_and_deletes() {
 fn validation_names_every_bad_field() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         let rid = request_id();
         let res = app
             .call("POST", "/api/customers")
@@ -454,7 +454,7 @@ fn validation_names_every_bad_field() {
 fn large_bodies_reach_the_operation_behind_the_front_door() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         let blob = "x".repeat(15 * 1024);
         let mut body = customer(&unique_code("big"));
         body["extraFields"] = json!({"blob": blob});

@@ -46,7 +46,7 @@ fn a_cache_that_is_down_does_not_fail_reads_or_writes() {
         let app = TestApp::launch(DB_NAME, "redis://127.0.0.1:1", &[])
             .await
             .unwrap();
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         let code = unique_code("nored");
         let created = app
             .create_customer(&token, &json!({"code": code, "name": "No Redis"}))
@@ -82,7 +82,7 @@ fn postgres_down_is_503_with_retry_after() {
         ])
         .await
         .unwrap();
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         for (method, path) in [
             ("GET", "/api/customers".to_owned()),
             ("GET", format!("/api/customers/{}", uuid::Uuid::now_v7())),
@@ -114,7 +114,7 @@ fn a_database_outside_allowed_outbound_hosts_is_refused() {
         )])
         .await
         .unwrap();
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         let rid = request_id();
         let res = app
             .call("POST", "/api/customers")

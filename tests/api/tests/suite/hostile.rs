@@ -8,7 +8,7 @@ use serde_json::json;
 fn malformed_bodies_are_4xx_and_write_nothing() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         let big = format!(
             "{{\"code\":\"big\",\"name\":\"{}\"}}",
             "x".repeat(70 * 1024)
@@ -109,7 +109,7 @@ fn malformed_bodies_are_4xx_and_write_nothing() {
 fn malformed_ids_are_404() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         for id in [
             "42",
             "not-a-uuid",
@@ -136,7 +136,7 @@ fn malformed_ids_are_404() {
 fn hostile_strings_are_stored_verbatim() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         let name = "Robert'); DROP TABLE customers;-- <script>alert(1)</script> \u{202e}ü😀 %_\\";
         let res = app.create_customer(&token, &json!({"code": unique_code("evil"), "name": name, "extraFields": {"$where": "1=1", "__proto__": {"x": 1}}})).await;
         assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
@@ -188,7 +188,7 @@ fn request_ids_are_echoed_when_sane_and_replaced_otherwise() {
 fn unknown_routes_and_methods_are_problems() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         app.call("GET", "/api/nothing-here")
             .bearer(&token)
             .send()
@@ -238,8 +238,8 @@ fn the_openapi_document_is_served_without_a_token() {
 fn edge_values_found_by_fuzzing_are_4xx_or_served() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
-        let (_, admin) = app.token(true);
+        let (_, token) = app.token(false).await;
+        let (_, admin) = app.token(true).await;
         // A default validThru a year after 9999-06-01 would be year 10000.
         let res = app.create_customer(&token, &json!({"code": unique_code("far"), "name": "x", "validFrom": "9999-06-01T00:00:00Z"})).await;
         assert_eq!(res.problem(422)["errors"][0]["field"], "validFrom");

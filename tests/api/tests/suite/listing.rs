@@ -8,7 +8,7 @@ use std::collections::HashSet;
 fn pages_through_every_match_once_in_a_stable_order() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         // A name only this test uses, so `q` isolates its records.
         let tag = unique_code("pager");
         let mut created = Vec::new();
@@ -54,7 +54,7 @@ fn pages_through_every_match_once_in_a_stable_order() {
 fn filters_by_name_code_and_validity() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         let tag = unique_code("flt");
         let make = |code: String, name: String, from: &str, thru: &str| json!({"code": code, "name": name, "validFrom": from, "validThru": thru});
         for (i, (from, thru)) in [
@@ -139,7 +139,7 @@ fn filters_by_name_code_and_validity() {
 fn bad_parameters_are_400_naming_each() {
     block_on(async {
         let app = app().await;
-        let (_, token) = app.token(false);
+        let (_, token) = app.token(false).await;
         for (query, field) in [
             ("limit=0", "limit"),
             ("limit=201", "limit"),

@@ -10,4 +10,6 @@ mod failures;
 mod hostile;
 mod listing;
 mod privileges;
+mod sessions;
 mod trail;
+mod users;

@@ -265,3 +265,35 @@ fn no_component_holds_a_variable_it_never_reads() {
         }
     }
 }
+
+/// The signing key is readable by the two functions that mint tokens and by
+/// no other: only they are given `jwt_private_key` in spin.toml (a component
+/// can read no variable it is not given), and no other `.wasm` so much as
+/// names it. They in turn do not hold the memo key, which would let them
+/// make forged tokens pass without signing them.
+#[test]
+fn only_login_and_refresh_hold_the_signing_key() {
+    const SIGNERS: [&str; 2] = ["auth-login", "auth-refresh"];
+    let resolve = worlds();
+    let built = built(&resolve);
+    assert!(SIGNERS
+        .iter()
+        .all(|signer| built.iter().any(|c| c.id == *signer)));
+    for component in &built {
+        let id = component.id.as_str();
+        let signer = SIGNERS.contains(&id);
+        let holds = |name: &str| component.component.variables.contains_key(name);
+        let names = |name: &str| {
+            component
+                .wasm
+                .windows(name.len())
+                .any(|window| window == name.as_bytes())
+        };
+        assert_eq!(holds("jwt_private_key"), signer, "{id} and jwt_private_key");
+        assert_eq!(names("jwt_private_key"), signer, "{id}'s .wasm and jwt_private_key");
+        if signer {
+            assert!(!holds("token_memo_key"), "{id} signs, so it must not hold the memo key");
+            assert!(!holds("jwt_public_key"), "{id} verifies no access token");
+        }
+    }
+}

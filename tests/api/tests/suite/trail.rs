@@ -24,8 +24,8 @@ fn every_change_reaches_the_audit_api_once_in_order() {
         let shutdown = CancellationToken::new();
         let relay = audit_relay::start(config, shutdown.clone()).await.unwrap();
 
-        let (user, token) = app.token(false);
-        let (_, admin) = app.token(true);
+        let (user, token) = app.token(false).await;
+        let (_, admin) = app.token(true).await;
         let code = unique_code("trail");
         let rids = [request_id(), request_id(), request_id()];
         let created = app
