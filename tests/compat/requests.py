@@ -21,6 +21,10 @@ ADMIN = os.environ["COMPAT_ADMIN_TOKEN"]
 USER = os.environ["COMPAT_USER_TOKEN"]
 UNKNOWN = "0190a0a0-0000-7000-8000-000000000000"
 
+# Each run registers users of its own, so that the login throttle (per
+# email, kept in Redis across runs) never sees a run before it.
+RUN = uuid.uuid4().hex[:12]
+
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
@@ -33,7 +37,18 @@ def normalise(value):
     if isinstance(value, list):
         return [normalise(v) for v in value]
     if isinstance(value, str):
-        return INSTANT.sub("<instant>", UUID.sub("<uuid>", value))
+        return INSTANT.sub("<instant>", UUID.sub("<uuid>", value)).replace(RUN, "<run>")
+    return value
+
+
+SECRETS = ("accessToken", "refreshToken")
+COOKIE_VALUE = re.compile(r"spintemp_refresh=[A-Za-z0-9_-]+")
+
+
+def hide_tokens(value):
+    """Tokens differ on every run; whether they are there does not."""
+    if isinstance(value, dict):
+        return {k: ("<token>" if k in SECRETS and v else hide_tokens(v)) for k, v in value.items()}
     return value
 
 
@@ -63,10 +78,12 @@ def call(method, path, body=None, token=ADMIN, headers=None):
         for h in ("content-type", "etag", "allow", "www-authenticate", "retry-after")
         if hdrs.get(h)
     }
+    if hdrs.get("set-cookie"):
+        kept["set-cookie"] = COOKIE_VALUE.sub("spintemp_refresh=<token>", hdrs["set-cookie"])
     if hdrs.get("location"):
         kept["location"] = normalise(hdrs["location"])
     kept["x-request-id"] = "present" if hdrs.get("x-request-id") else "missing"
-    return {"status": status, "headers": kept, "body": normalise(parsed)}, parsed
+    return {"status": status, "headers": kept, "body": normalise(hide_tokens(parsed))}, parsed
 
 
 def main():
@@ -120,6 +137,51 @@ def main():
     ask("audit, not a v7 id", "GET", f"/api/audit/{uuid.uuid4()}")
     ask("audit, not an admin", "GET", "/api/audit", token=USER)
     ask("audit, wrong method", "POST", "/api/audit", {})
+
+    # Users and the auth flows.
+    email = f"ana-{RUN}@compat.example"
+    ask("register, invalid", "POST", "/api/auth/register",
+        {"email": "nope", "firstName": "", "lastName": "L", "password": "short", "admin": True}, token=None)
+    me = ask("register", "POST", "/api/auth/register",
+             {"email": email, "firstName": "Ana", "lastName": "Lima", "password": "a long password"}, token=None)
+    ask("register, duplicate email", "POST", "/api/auth/register",
+        {"email": email.upper(), "firstName": "Ana", "lastName": "Lima", "password": "a long password"}, token=None)
+    ask("register, wrong method", "GET", "/api/auth/register", token=None)
+    ask("login, wrong password", "POST", "/api/auth/login", {"email": email, "password": "not it"}, token=None)
+    ask("login, unknown email", "POST", "/api/auth/login",
+        {"email": f"nobody-{RUN}@compat.example", "password": "not it"}, token=None)
+    session = ask("login", "POST", "/api/auth/login", {"email": email, "password": "a long password"}, token=None) or {}
+    access = session.get("accessToken", "")
+    first_refresh = session.get("refreshToken", "")
+    ask("me", "GET", "/api/auth/me", token=access)
+    ask("me, no token", "GET", "/api/auth/me", token=None)
+    renewed = ask("refresh", "POST", "/api/auth/refresh", {"refreshToken": first_refresh}, token=None) or {}
+    ask("refresh, token used again", "POST", "/api/auth/refresh", {"refreshToken": first_refresh}, token=None)
+    ask("refresh after reuse", "POST", "/api/auth/refresh",
+        {"refreshToken": renewed.get("refreshToken", "")}, token=None)
+    ask("refresh, not json", "POST", "/api/auth/refresh", token=None, headers={"Content-Type": "text/plain"})
+    session = ask("login again", "POST", "/api/auth/login", {"email": email, "password": "a long password"}, token=None) or {}
+    access = session.get("accessToken", "")
+    uid = (me or {}).get("id", UNKNOWN)
+    upath = f"/api/users/{uid}"
+    ask("users, not an admin", "GET", "/api/users", token=access)
+    ask("users, no POST", "POST", "/api/users", {}, token=ADMIN)
+    ask("users, by email", "GET", f"/api/users?email={email}", token=ADMIN)
+    ask("user, own", "GET", upath, token=access)
+    ask("user, someone else's", "GET", f"/api/users/{UNKNOWN}", token=access)
+    profile = {"email": email, "firstName": "Anabela", "lastName": "Lima"}
+    ask("user, make self admin", "PUT", upath, {**profile, "admin": True}, token=access)
+    ask("user, update self", "PUT", upath, profile, token=access, headers={"If-Match": '"1"'})
+    ask("user, new password without the current one", "PUT", upath,
+        {**profile, "password": "another long one"}, token=access)
+    ask("user, new password", "PUT", upath,
+        {**profile, "password": "another long one", "currentPassword": "a long password"}, token=access)
+    ask("write with a token from before the new password", "POST", "/api/customers",
+        {"code": "anas", "name": "Ana's"}, token=access)
+    ask("user, delete while active", "DELETE", upath, token=ADMIN)
+    ask("logout", "POST", "/api/auth/logout", {"refreshToken": session.get("refreshToken", "")}, token=None)
+    ask("refresh after logout", "POST", "/api/auth/refresh",
+        {"refreshToken": session.get("refreshToken", "")}, token=None)
     for line in out:
         print(json.dumps(line, sort_keys=True))
 

@@ -5,6 +5,7 @@
 use anyhow::{Context, Result};
 use chrono::SecondsFormat;
 use domain::entity::{Entity, SqlValue};
+use domain::write::ACTOR_UNCHECKED;
 use sqlx::postgres::{PgArguments, PgConnection};
 use sqlx::query::Query;
 use sqlx::{Executor, Postgres, Row};
@@ -34,45 +35,26 @@ pub async fn create(
     columns: &[(&'static str, SqlValue)],
     request_id: &str,
 ) -> Result<bool> {
-    // $1 record id, $2 actor, $3 event id, $4 operation, $5 request id, as
-    // kit::crud binds them; the columns follow.
-    const FIXED_PARAMS: usize = 5;
-    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
-    let placeholders: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, (_, value))| value.placeholder(FIXED_PARAMS + 1 + i))
-        .collect();
-    let (table, json, object_type) = (entity.table, entity.json_column, entity.object_type);
-    let sql = format!(
-        "WITH created AS ( \
-           INSERT INTO {table} AS t (id, created_by, updated_by, {names}) \
-           VALUES ($1::uuid, $2::uuid, $2::uuid, {placeholders}) \
-           ON CONFLICT DO NOTHING RETURNING t.* \
-         ), event AS ( \
-           INSERT INTO audit_outbox (id, object_type, object_id, action, operation, actor, before, after, request_id) \
-           SELECT $3::uuid, '{object_type}', created.id, 'create', $4::text, $2::uuid, NULL, created.{json}::jsonb, $5::text \
-           FROM created \
-         ) \
-         SELECT count(*) FROM created",
-        names = names.join(", "),
-        placeholders = placeholders.join(", "),
-    );
+    // The app's own statement (domain::write); the tool holds no token, so
+    // its actor is unchecked and $6, $7 (a token's admin and iat) are NULL.
+    let sql = entity.create_statement(ACTOR_UNCHECKED, columns);
     let mut query = sqlx::query(&sql)
         .bind(id.to_string())
         .bind(actor.to_string())
         .bind(Uuid::now_v7().to_string())
         .bind(OPERATION)
-        .bind(request_id.to_owned());
+        .bind(request_id.to_owned())
+        .bind(None::<bool>)
+        .bind(None::<i64>);
     for (_, value) in columns {
         query = bind(query, value);
     }
-    let created: i64 = conn
+    let created: Option<String> = conn
         .fetch_one(query)
         .await
-        .and_then(|row| row.try_get(0))
-        .with_context(|| format!("cannot create the {object_type}"))?;
-    Ok(created == 1)
+        .and_then(|row| row.try_get(1))
+        .with_context(|| format!("cannot create the {}", entity.object_type))?;
+    Ok(created.is_some())
 }
 
 /// Binds `value` for the placeholder [`SqlValue::placeholder`] wrote. Every

@@ -14,5 +14,6 @@ pub mod request_id;
 pub mod text;
 pub mod user;
 pub mod validity;
+pub mod write;
 
 pub use fields::FieldError;

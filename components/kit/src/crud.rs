@@ -16,6 +16,7 @@ use crate::response::Reply;
 use domain::entity::{Entity, SqlValue};
 use domain::list::{encode_cursor, ListQuery};
 use domain::text::like_escape;
+use domain::write::{ACTOR_UNCHECKED, ACTOR_WITH_TOKEN, FIXED_PARAMETERS};
 use spin_sdk::pg4::ParameterValue;
 use uuid::Uuid;
 
@@ -33,12 +34,13 @@ pub enum Actor<'a> {
     Itself,
 }
 
-/// The parameters every write binds first: $1 record id, $2 actor, $3 event
-/// id, $4 operation, $5 request id, $6 and $7 the token's `admin` and `iat`
-/// (NULL for [`Actor::Itself`]); updates and deletes then bind $8, the
-/// version `If-Match` expects. Both ids are UUIDv7: time-ordered for keyset
-/// pages, and audit-get finds an event's chunk by the time in its id.
-const EXPECTED_VERSION_PARAMETER: usize = 8;
+/// The parameters every write binds first (domain::write): $1 record id,
+/// $2 actor, $3 event id, $4 operation, $5 request id, $6 and $7 the token's
+/// `admin` and `iat` (NULL for [`Actor::Itself`]); updates and deletes then
+/// bind $8, the version `If-Match` expects. Both ids are UUIDv7:
+/// time-ordered for keyset pages, and audit-get finds an event's chunk by
+/// the time in its id.
+const EXPECTED_VERSION_PARAMETER: usize = FIXED_PARAMETERS + 1;
 
 fn write_params(ctx: &Ctx, id: Uuid, actor: &Actor) -> Vec<ParameterValue> {
     let (actor_id, admin, issued_at) = match actor {
@@ -63,14 +65,8 @@ fn write_params(ctx: &Ctx, id: Uuid, actor: &Actor) -> Vec<ParameterValue> {
 /// The CTE `actor`: one row when the actor may write, none otherwise.
 fn actor_cte(actor: &Actor) -> &'static str {
     match actor {
-        Actor::Token(_) => {
-            "actor AS (SELECT 1 FROM users u WHERE u.id = $2::uuid AND u.active \
-               AND now() BETWEEN u.valid_from AND u.valid_thru \
-               AND u.admin = $6::boolean AND u.tokens_valid_from <= to_timestamp($7::int8))"
-        }
-        // Nothing to check; $6 and $7 are named so that Postgres knows
-        // their types.
-        Actor::Itself => "actor AS (SELECT 1 WHERE $6::boolean IS NULL AND $7::int8 IS NULL)",
+        Actor::Token(_) => ACTOR_WITH_TOKEN,
+        Actor::Itself => ACTOR_UNCHECKED,
     }
 }
 
@@ -83,17 +79,6 @@ fn check_actor(count: &spin_sdk::pg4::DbValue) -> Result<(), ApiError> {
              a new password since it was issued); log in again",
         )),
     }
-}
-
-/// The outbox row, selected from the CTE `source` (`before`/`after` are SQL
-/// expressions over it).
-fn audit_insert(entity: &Entity, action: &str, source: &str, before: &str, after: &str) -> String {
-    format!(
-        "INSERT INTO audit_outbox (id, object_type, object_id, action, operation, actor, before, after, request_id) \
-         SELECT $3::uuid, '{object_type}', {source}.id, '{action}', $4::text, $2::uuid, {before}, {after}, $5::text \
-         FROM {source}",
-        object_type = entity.object_type,
-    )
 }
 
 /// A record body with its `ETag`.
@@ -197,34 +182,8 @@ pub fn create(
 ) -> Result<Reply, ApiError> {
     let id = Uuid::now_v7();
     let mut params = write_params(ctx, id, &actor);
-    let mut names = Vec::new();
-    let mut placeholders = Vec::new();
-    for (name, value) in &columns {
-        params.push(db::param(value));
-        names.push(*name);
-        placeholders.push(value.placeholder(params.len()));
-    }
-    let (table, json) = (entity.table, entity.json_column);
-    // ON CONFLICT DO NOTHING turns a duplicate into "no row" instead of an
-    // error that Spin may only report as text.
-    let sql = format!(
-        "WITH {actor}, created AS ( \
-           INSERT INTO {table} AS t (id, created_by, updated_by, {names}) \
-           SELECT $1::uuid, $2::uuid, $2::uuid, {placeholders} WHERE EXISTS (SELECT FROM actor) \
-           ON CONFLICT DO NOTHING RETURNING t.* \
-         ), event AS ({audit}) \
-         SELECT (SELECT count(*) FROM actor), (SELECT created.{json} FROM created)",
-        actor = actor_cte(&actor),
-        names = names.join(", "),
-        placeholders = placeholders.join(", "),
-        audit = audit_insert(
-            entity,
-            "create",
-            "created",
-            "NULL",
-            &format!("created.{json}::jsonb")
-        ),
-    );
+    params.extend(columns.iter().map(|(_, value)| db::param(value)));
+    let sql = entity.create_statement(actor_cte(&actor), &columns);
     let db = db::connect()?;
     let row = db::one_row(&db, &sql, &params, entity.unique_violation)?;
     check_actor(&row[0])?;
@@ -282,8 +241,7 @@ pub fn update_if(
          SELECT (SELECT count(*) FROM actor), (SELECT version FROM current), (SELECT updated.{json} FROM updated)",
         actor = actor_cte(&actor),
         assignments = assignments.join(", "),
-        audit = audit_insert(
-            entity,
+        audit = entity.audit_insert(
             "update",
             "updated",
             &format!("(SELECT current.{json}::jsonb FROM current)"),
@@ -317,8 +275,7 @@ pub fn delete(ctx: &Ctx, entity: &Entity, caller: &Caller) -> Result<Reply, ApiE
          ), event AS ({audit}) \
          SELECT (SELECT count(*) FROM actor), (SELECT version FROM current), (SELECT count(*) FROM deleted)",
         actor = actor_cte(&actor),
-        audit = audit_insert(
-            entity,
+        audit = entity.audit_insert(
             "delete",
             "deleted",
             &format!("deleted.{json}::jsonb"),

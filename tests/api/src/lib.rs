@@ -167,10 +167,10 @@ impl TestApp {
             ("jwt_private_key".to_owned(), keys.private_pem.clone()),
             ("token_memo_key".to_owned(), keys.memo_key.clone()),
             ("redis_url".to_owned(), redis_url()),
-            // Every test request comes from 127.0.0.1 unless it says
-            // otherwise, so the per-address limits would stop the suite;
-            // the throttling tests start apps of their own with the
-            // defaults, from addresses of their own.
+            // Every test request comes from one address unless it says
+            // otherwise ([`TEST_CLIENT`]), so the per-address limits would
+            // stop the suite; the throttling tests start apps of their own
+            // with the defaults, from addresses of their own.
             ("registrations_per_address".to_owned(), "1000000".to_owned()),
             ("login_failures_per_address".to_owned(), "1000000".to_owned()),
         ];
@@ -308,6 +308,13 @@ impl TestApp {
     }
 }
 
+/// Where test requests come from unless they say otherwise: an address of
+/// the documentation range (RFC 5737), so that the suite's failed logins
+/// never count against 127.0.0.1, from which a developer's own app on the
+/// same Redis is used.
+pub const TEST_CLIENT: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)), 1);
+
 /// The password of every [`TestApp::user`].
 pub const TEST_PASSWORD: &str = "a test password";
 
@@ -365,11 +372,12 @@ impl Call<'_> {
 
     pub async fn send(self) -> Reply {
         let request = self.request.body(self.body).expect("a valid request");
-        let response = match self.client {
-            Some(client) => self.app.app.handle_from(request, client).await,
-            None => self.app.app.handle(request).await,
-        }
-        .expect("the host answered");
+        let response = self
+            .app
+            .app
+            .handle_from(request, self.client.unwrap_or(TEST_CLIENT))
+            .await
+            .expect("the host answered");
         let (parts, body) = response.into_parts();
         Reply {
             status: parts.status.as_u16(),

@@ -6,6 +6,11 @@
 //!
 //! `bench-token-native raw-key < public.pem` prints the raw form of a PEM
 //! public key, for the benchmark's variables.
+//!
+//! `bench-token-native argon2 [iterations]` times the password check login
+//! makes (`domain::password::verify`, Argon2id at 19 MiB and 2 iterations)
+//! natively, to set against a login inside the wasm (bench/http.sh's login
+//! scenario at one connection).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -27,6 +32,16 @@ fn main() {
         return;
     }
     let iterations: u32 = args.get(1).map_or(1000, |n| n.parse().expect("a count"));
+    if form == "argon2" {
+        let phc = domain::password::hash("a bench password", &[7; 16]);
+        let start = Instant::now();
+        for _ in 0..iterations {
+            assert!(domain::password::verify(std::hint::black_box("a bench password"), &phc));
+        }
+        let each = start.elapsed() / iterations;
+        println!("argon2: {iterations} password checks, {:.2} ms each", each.as_secs_f64() * 1e3);
+        return;
+    }
 
     let signing = SigningKey::generate(&mut rand_core::OsRng);
     let verifying = signing.verifying_key();
