@@ -182,14 +182,26 @@ fn classify(error: PgError, conflict: &str) -> ApiError {
     }
 }
 
-/// Finds `SqlState(E23505)` (or, for a code of ours, `SqlState(Other("SP001"))`)
-/// in a stringified error.
+/// The SQLSTATE in a stringified error. Spin 4.0.2 words an error raised
+/// while rows stream as the Debug form of its structured error, whose
+/// `as-text` holds tokio-postgres's own Debug form again, quotes escaped:
+/// `…DbError { as-text: "Error { … code: SqlState(Other(\"SP001\")) … }",
+/// severity: "ERROR", code: "SP001", … }` (seen under Spin 4.0.2 for an
+/// error a trigger raised). Postgres's own codes also appear as
+/// `SqlState(E23505)`. Any of these forms is read.
 fn sqlstate_in_text(text: &str) -> Option<String> {
-    let at = ["SqlState(E", "SqlState(Other(\""]
-        .iter()
-        .find_map(|marker| text.find(marker).map(|i| i + marker.len()))?;
-    let code: String = text[at..].chars().take(5).collect();
-    (code.len() == 5 && code.chars().all(|c| c.is_ascii_alphanumeric())).then_some(code)
+    const MARKERS: [&str; 5] = [
+        "code: \"",
+        "SqlState(E",
+        "SqlState(Other(\"",
+        "SqlState(Other(\\\"",
+        "code: \\\"",
+    ];
+    MARKERS.iter().find_map(|marker| {
+        let at = text.find(marker)? + marker.len();
+        let code: String = text[at..].chars().take(5).collect();
+        (code.len() == 5 && code.chars().all(|c| c.is_ascii_alphanumeric())).then_some(code)
+    })
 }
 
 /// JSON as bytes, from a jsonb value or from text holding JSON (a record's
@@ -239,5 +251,9 @@ mod tests {
         assert_eq!(sqlstate_in_text("connection reset"), None);
         let ours = "db error: DbError { severity: \"ERROR\", code: SqlState(Other(\"SP002\")) }";
         assert_eq!(sqlstate_in_text(ours).as_deref(), Some("SP002"));
+        // As Spin 4.0.2 words an error a trigger raised while rows stream.
+        let spin = r#"Error::QueryFailed(QueryError::DbError(DbError { as-text: "Error { kind: Db, cause: Some(DbError { severity: \"ERROR\", code: SqlState(Other(\"SP001\")), message: \"an active user cannot be deleted\" }) }", severity: "ERROR", code: "SP001", message: "an active user cannot be deleted", detail: None, extras: [] }))"#;
+        assert_eq!(sqlstate_in_text(spin).as_deref(), Some("SP001"));
+        assert_eq!(sqlstate_in_text("code: \"SP\" short").as_deref(), None);
     }
 }

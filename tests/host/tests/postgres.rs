@@ -274,6 +274,12 @@ async fn one_statement_per_call_and_structured_errors() {
         let text = streamed["err"]["text"].as_str().unwrap();
         assert!(text.contains("E23505"), "{text}");
         assert!(text.contains("DbError"), "{text}");
+        // Spin 4.0.2's wording: its structured error's Debug form.
+        assert!(
+            text.starts_with("Error::QueryFailed(QueryError::DbError(DbError {"),
+            "{text}"
+        );
+        assert!(text.contains("code: \"23505\""), "{text}");
     }
     assert_eq!(results[5]["ok"]["rows"], json!([[{ "Int32": 5 }]]));
     // A conflict gives no row, which Spin 4.0.x never answers.

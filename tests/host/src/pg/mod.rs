@@ -223,13 +223,18 @@ async fn query(
     let mut result_rows = Vec::new();
     let mut byte_count = std::mem::size_of::<RowSet>();
     // An error Postgres raises while the rows stream (e.g. a unique violation
-    // in `INSERT ... VALUES (1),(1)` sent through `query`) reaches the guest as
-    // text, not as a structured db-error: Spin behaves this way
-    // (reference/spin-verified.md), and the text still carries the SQLSTATE.
+    // in `INSERT ... VALUES (1),(1)` sent through `query`, or an error a
+    // trigger raises in a data-modifying CTE) reaches the guest as text, not
+    // as a structured db-error: Spin behaves this way
+    // (reference/spin-verified.md). Spin 4.0.2's text is the Debug form of
+    // the structured error it would have sent, `Error::QueryFailed(
+    // QueryError::DbError(DbError { as-text: "…", severity: "ERROR", code:
+    // "SP001", … }))` (seen for a trigger's RAISE), so the SQLSTATE is in it
+    // twice, once with its quotes escaped; this text has the same shape.
     while let Some(row) = rows
         .try_next()
         .await
-        .map_err(|e| Error::QueryFailed(QueryError::Text(format!("{e:?}"))))?
+        .map_err(|e| Error::QueryFailed(QueryError::Text(format!("{:?}", query_failed(e)))))?
     {
         if columns.is_none() {
             columns = Some(types::columns(&row));
