@@ -298,6 +298,7 @@ describe() {
         get-cold) echo "GET /api/customers/:id, cold cache (each id once)" ;;
         list) echo "GET /api/customers (first page, 50)" ;;
         create) echo "POST /api/customers" ;;
+        login) echo "POST /api/auth/login (Argon2id inside the wasm)" ;;
         floor-hello) echo "floor: hello (returns a constant)" ;;
         floor-kv) echo "floor: hello + one key-value GET (Redis store)" ;;
         floor-pg) echo "floor: hello + Postgres open + one SELECT" ;;
