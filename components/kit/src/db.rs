@@ -197,11 +197,17 @@ fn sqlstate_in_text(text: &str) -> Option<String> {
         "SqlState(Other(\\\"",
         "code: \\\"",
     ];
-    MARKERS.iter().find_map(|marker| {
+    let five_after = |marker: &str| {
         let at = text.find(marker)? + marker.len();
         let code: String = text[at..].chars().take(5).collect();
         (code.len() == 5 && code.chars().all(|c| c.is_ascii_alphanumeric())).then_some(code)
-    })
+    };
+    // Spin 3.6.3 gives only "db error: ERROR: <message>"; the migrations'
+    // own refusals start their message with their code for that reason.
+    MARKERS
+        .iter()
+        .find_map(|marker| five_after(marker))
+        .or_else(|| five_after("ERROR: ").filter(|code| code.starts_with("SP")))
 }
 
 /// JSON as bytes, from a jsonb value or from text holding JSON (a record's
@@ -255,5 +261,9 @@ mod tests {
         let spin = r#"Error::QueryFailed(QueryError::DbError(DbError { as-text: "Error { kind: Db, cause: Some(DbError { severity: \"ERROR\", code: SqlState(Other(\"SP001\")), message: \"an active user cannot be deleted\" }) }", severity: "ERROR", code: "SP001", message: "an active user cannot be deleted", detail: None, extras: [] }))"#;
         assert_eq!(sqlstate_in_text(spin).as_deref(), Some("SP001"));
         assert_eq!(sqlstate_in_text("code: \"SP\" short").as_deref(), None);
+        // As Spin 3.6.3 words it: the message alone, which starts with our code.
+        let old_spin = "db error: ERROR: SP001: an active user cannot be deleted\n\nCaused by:\n    ERROR: SP001: an active user cannot be deleted";
+        assert_eq!(sqlstate_in_text(old_spin).as_deref(), Some("SP001"));
+        assert_eq!(sqlstate_in_text("db error: ERROR: duplicate key value").as_deref(), None);
     }
 }

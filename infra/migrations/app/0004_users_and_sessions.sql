@@ -9,7 +9,9 @@
 -- the admin tool, by two requests at once) are triggers here, so that every
 -- writer goes through the one generic write path in kit::crud and cannot
 -- forget them. Each refusal raises its own SQLSTATE of class 'SP'
--- (spintemp's), which kit::db turns into a 409 with a fixed message.
+-- (spintemp's), which kit::db turns into a 409 with a fixed message. The
+-- message starts with the code too: Spin 3.6.3 passes a component only the
+-- error's text ("db error: ERROR: <message>"), without its SQLSTATE.
 
 CREATE TABLE users (
     id            uuid        PRIMARY KEY,
@@ -125,7 +127,7 @@ LANGUAGE plpgsql
 AS $$
 BEGIN
     IF OLD.active THEN
-        RAISE EXCEPTION 'an active user cannot be deleted' USING ERRCODE = 'SP001';
+        RAISE EXCEPTION 'SP001: an active user cannot be deleted' USING ERRCODE = 'SP001';
     END IF;
     RETURN OLD;
 END
@@ -151,7 +153,7 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('spintemp:users:last-admin'));
     IF NOT EXISTS (SELECT 1 FROM users WHERE admin AND active AND id <> OLD.id) THEN
-        RAISE EXCEPTION 'the last active administrator must stay one' USING ERRCODE = 'SP002';
+        RAISE EXCEPTION 'SP002: the last active administrator must stay one' USING ERRCODE = 'SP002';
     END IF;
     RETURN NULL;
 END
