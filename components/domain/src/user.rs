@@ -96,7 +96,11 @@ impl Registration {
     }
 
     /// The row, given the password's hash.
-    pub fn columns(&self, password_hash: String, now: DateTime<Utc>) -> Vec<(&'static str, SqlValue)> {
+    pub fn columns(
+        &self,
+        password_hash: String,
+        now: DateTime<Utc>,
+    ) -> Vec<(&'static str, SqlValue)> {
         let thru = now.checked_add_months(Months::new(12)).unwrap_or(now);
         let mut columns = self.profile.columns();
         columns.extend([
@@ -185,8 +189,14 @@ impl Credentials {
         if password.is_none() && !f.has_error("password") {
             f.error("password", "is required");
         }
-        if password.as_ref().is_some_and(|p| p.chars().count() > password::MAX_CHARS) {
-            f.error("password", format!("must be at most {} characters", password::MAX_CHARS));
+        if password
+            .as_ref()
+            .is_some_and(|p| p.chars().count() > password::MAX_CHARS)
+        {
+            f.error(
+                "password",
+                format!("must be at most {} characters", password::MAX_CHARS),
+            );
         }
         let password_ok = !f.has_error("password");
         f.finish(|| {
@@ -278,7 +288,10 @@ mod tests {
             "password": "short", "admin": true, "active": true
         }))
         .unwrap_err();
-        assert_eq!(fields(&errors), vec!["email", "password", "active", "admin"]);
+        assert_eq!(
+            fields(&errors),
+            vec!["email", "password", "active", "admin"]
+        );
         assert!(
             !errors.iter().any(|e| e.message.contains("short")),
             "a password never appears in an error"
@@ -293,7 +306,10 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!((c.active, c.admin, c.password.as_deref()), (None, None, None));
+        assert_eq!(
+            (c.active, c.admin, c.password.as_deref()),
+            (None, None, None)
+        );
         let names: Vec<_> = c.columns(None).into_iter().map(|(n, _)| n).collect();
         assert!(!names.contains(&"active") && !names.contains(&"admin"));
         assert!(!names.contains(&"password_hash"));
@@ -307,7 +323,10 @@ mod tests {
             now(),
         )
         .unwrap_err();
-        assert_eq!(fields(&errors), vec!["admin", "password", "currentPassword"]);
+        assert_eq!(
+            fields(&errors),
+            vec!["admin", "password", "currentPassword"]
+        );
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub const FIXED_PARAMETERS: usize = 7;
 /// token's user still exists, is active and valid, still has the token's
 /// `admin`, and has not changed credentials since the token was issued
 /// (`users.tokens_valid_from`, kept by the migrations' triggers).
-pub const ACTOR_WITH_TOKEN: &str = "actor AS (SELECT 1 FROM users u WHERE u.id = $2::uuid AND u.active \
+pub const ACTOR_WITH_TOKEN: &str =
+    "actor AS (SELECT 1 FROM users u WHERE u.id = $2::uuid AND u.active \
      AND now() BETWEEN u.valid_from AND u.valid_thru \
      AND u.admin = $6::boolean AND u.tokens_valid_from <= to_timestamp($7::int8))";
 
@@ -76,9 +77,15 @@ mod tests {
     fn columns_bind_after_the_fixed_parameters() {
         let sql = CUSTOMER.create_statement(
             ACTOR_UNCHECKED,
-            &[("code", SqlValue::Text("a".into())), ("valid_from", SqlValue::Instant(chrono::Utc::now()))],
+            &[
+                ("code", SqlValue::Text("a".into())),
+                ("valid_from", SqlValue::Instant(chrono::Utc::now())),
+            ],
         );
-        assert!(sql.contains("(id, created_by, updated_by, code, valid_from)"), "{sql}");
+        assert!(
+            sql.contains("(id, created_by, updated_by, code, valid_from)"),
+            "{sql}"
+        );
         assert!(sql.contains("$8::text, $9::text::timestamptz"), "{sql}");
         assert!(sql.contains("'customer', created.id, 'create'"), "{sql}");
     }

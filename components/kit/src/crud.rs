@@ -225,7 +225,10 @@ pub fn update_if(
     let mut still = String::new();
     for (name, value) in &expected {
         params.push(db::param(value));
-        still.push_str(&format!(" AND current.{name} = {}", value.placeholder(params.len())));
+        still.push_str(&format!(
+            " AND current.{name} = {}",
+            value.placeholder(params.len())
+        ));
     }
     let (table, json) = (entity.table, entity.json_column);
     // `current` locks the row and keeps its old image for the audit event;

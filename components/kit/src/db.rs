@@ -264,6 +264,9 @@ mod tests {
         // As Spin 3.6.3 words it: the message alone, which starts with our code.
         let old_spin = "db error: ERROR: SP001: an active user cannot be deleted\n\nCaused by:\n    ERROR: SP001: an active user cannot be deleted";
         assert_eq!(sqlstate_in_text(old_spin).as_deref(), Some("SP001"));
-        assert_eq!(sqlstate_in_text("db error: ERROR: duplicate key value").as_deref(), None);
+        assert_eq!(
+            sqlstate_in_text("db error: ERROR: duplicate key value").as_deref(),
+            None
+        );
     }
 }

@@ -58,8 +58,9 @@ pub fn login(ctx: &Ctx) -> Result<Reply, ApiError> {
 }
 
 pub fn refresh(ctx: &Ctx) -> Result<Reply, ApiError> {
-    let presented = sessions::presented_refresh_token(ctx)?
-        .ok_or(ApiError::Unauthorized("a refresh token is required (body or cookie)"))?;
+    let presented = sessions::presented_refresh_token(ctx)?.ok_or(ApiError::Unauthorized(
+        "a refresh token is required (body or cookie)",
+    ))?;
     let db = db::connect()?;
     let (holder, next) = sessions::rotate(&db, &presented)?;
     sessions::issue(&holder, &next)

@@ -141,7 +141,10 @@ pub fn start_family(db: &spin_sdk::pg4::Connection, user: Uuid) -> Result<String
 /// Uses `presented` up and gives its holder and the family's next token;
 /// 401 for a token that is unknown, used, revoked, expired, or whose user
 /// may no longer log in. A used token revokes its family.
-pub fn rotate(db: &spin_sdk::pg4::Connection, presented: &str) -> Result<(Holder, String), ApiError> {
+pub fn rotate(
+    db: &spin_sdk::pg4::Connection,
+    presented: &str,
+) -> Result<(Holder, String), ApiError> {
     let refused = ApiError::Unauthorized("the refresh token is not valid; log in again");
     let (next, next_hash) = new_refresh_token()?;
     let lifetime = config::positive_number("refresh_token_seconds")?;
@@ -238,7 +241,9 @@ pub fn clear_cookie() -> String {
 }
 
 fn set_cookie(value: &str, max_age: i64) -> String {
-    format!("{COOKIE}={value}; Path=/api/auth; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict")
+    format!(
+        "{COOKIE}={value}; Path=/api/auth; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
+    )
 }
 
 /// An access token for `holder`, living `lifetime` seconds, signed with
@@ -246,7 +251,9 @@ fn set_cookie(value: &str, max_age: i64) -> String {
 fn mint(holder: &Holder, lifetime: i64) -> Result<String, ApiError> {
     let pem = config::required("jwt_private_key")?;
     let key = SigningKey::from_pkcs8_pem(pem.trim()).map_err(|e| {
-        ApiError::Internal(format!("jwt_private_key is not an Ed25519 private key PEM: {e}"))
+        ApiError::Internal(format!(
+            "jwt_private_key is not an Ed25519 private key PEM: {e}"
+        ))
     })?;
     let mut claims = Claims::new(holder.id, &holder.email, holder.admin, lifetime);
     // Within the verifier's minute of leeway for `iat`.
@@ -255,8 +262,12 @@ fn mint(holder: &Holder, lifetime: i64) -> Result<String, ApiError> {
         claims.exp = claims.iat.saturating_add(lifetime);
     }
     eddsa::install_signing();
-    jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &eddsa::signing_key(&key))
-        .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::EdDSA),
+        &claims,
+        &eddsa::signing_key(&key),
+    )
+    .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
 }
 
 #[cfg(test)]
@@ -277,7 +288,14 @@ mod tests {
     #[test]
     fn the_cookie_is_for_the_auth_routes_only_and_out_of_scripts_reach() {
         let cookie = set_cookie("abc", 60);
-        for part in ["spintemp_refresh=abc", "Path=/api/auth", "HttpOnly", "Secure", "SameSite=Strict", "Max-Age=60"] {
+        for part in [
+            "spintemp_refresh=abc",
+            "Path=/api/auth",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+            "Max-Age=60",
+        ] {
             assert!(cookie.contains(part), "{cookie}");
         }
         assert!(clear_cookie().contains("Max-Age=0"));

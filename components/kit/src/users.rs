@@ -26,7 +26,12 @@ pub fn register(ctx: &Ctx) -> Result<Reply, ApiError> {
     throttle.count(&[&per_address]);
     let registration = Registration::parse(&ctx.json_body()?)?;
     let hash = hash_password(&registration.password)?;
-    crud::create(ctx, &USER, Actor::Itself, registration.columns(hash, crate::now()))
+    crud::create(
+        ctx,
+        &USER,
+        Actor::Itself,
+        registration.columns(hash, crate::now()),
+    )
 }
 
 /// `GET /api/auth/me`.
@@ -64,7 +69,9 @@ pub fn update(ctx: &Ctx) -> Result<Reply, ApiError> {
     self_or_admin(&caller, id)?;
     let changes = UserChanges::parse(&ctx.json_body()?, crate::now())?;
     if !caller.admin && changes.admin == Some(true) {
-        return Err(ApiError::Forbidden("only administrators may make a user an administrator"));
+        return Err(ApiError::Forbidden(
+            "only administrators may make a user an administrator",
+        ));
     }
     let mut expected = Vec::new();
     let new_hash = match &changes.password {
@@ -109,7 +116,9 @@ fn self_or_admin(caller: &Caller, id: Uuid) -> Result<(), ApiError> {
     if caller.admin || caller.id == id {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("users may see and change only their own account"))
+        Err(ApiError::Forbidden(
+            "users may see and change only their own account",
+        ))
     }
 }
 

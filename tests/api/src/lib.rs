@@ -172,7 +172,10 @@ impl TestApp {
             // stop the suite; the throttling tests start apps of their own
             // with the defaults, from addresses of their own.
             ("registrations_per_address".to_owned(), "1000000".to_owned()),
-            ("login_failures_per_address".to_owned(), "1000000".to_owned()),
+            (
+                "login_failures_per_address".to_owned(),
+                "1000000".to_owned(),
+            ),
         ];
         for (name, value) in overrides {
             variables.retain(|(n, _)| n != name);
@@ -312,8 +315,10 @@ impl TestApp {
 /// the documentation range (RFC 5737), so that the suite's failed logins
 /// never count against 127.0.0.1, from which a developer's own app on the
 /// same Redis is used.
-pub const TEST_CLIENT: std::net::SocketAddr =
-    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)), 1);
+pub const TEST_CLIENT: std::net::SocketAddr = std::net::SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)),
+    1,
+);
 
 /// The password of every [`TestApp::user`].
 pub const TEST_PASSWORD: &str = "a test password";

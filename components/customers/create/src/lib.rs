@@ -10,7 +10,12 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     kit::run(req, out, "customers-create", |ctx| {
         let caller = kit::auth::authenticate(ctx)?;
         let draft = CustomerDraft::parse(&ctx.json_body()?, kit::now())?;
-        kit::crud::create(ctx, &CUSTOMER, kit::crud::Actor::Token(&caller), draft.columns())
+        kit::crud::create(
+            ctx,
+            &CUSTOMER,
+            kit::crud::Actor::Token(&caller),
+            draft.columns(),
+        )
     })
     .await
 }

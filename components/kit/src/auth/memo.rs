@@ -96,7 +96,10 @@ mod tests {
         assert!(a.starts_with("spintemp:token:") && a.len() == 15 + 64);
         assert_ne!(a, entry_key(&[2; 32], "key", "header.claims.signature"));
         assert_ne!(a, entry_key(&[1; 32], "key", "header.claims.signaturf"));
-        assert_ne!(a, entry_key(&[1; 32], "other key", "header.claims.signature"));
+        assert_ne!(
+            a,
+            entry_key(&[1; 32], "other key", "header.claims.signature")
+        );
         assert_eq!(a, entry_key(&[1; 32], "key", "header.claims.signature"));
     }
 
@@ -104,8 +107,16 @@ mod tests {
     fn the_secret_must_be_32_bytes_of_base64() {
         assert!(memo_secret(&STANDARD.encode([7u8; 32])).is_ok());
         assert!(memo_secret(&format!(" {}\n", STANDARD.encode([7u8; 32]))).is_ok());
-        for bad in ["", "c2hvcnQ=", "not base64 at all!", &STANDARD.encode([7u8; 33])] {
-            assert!(matches!(memo_secret(bad), Err(ApiError::Internal(_))), "{bad:?}");
+        for bad in [
+            "",
+            "c2hvcnQ=",
+            "not base64 at all!",
+            &STANDARD.encode([7u8; 33]),
+        ] {
+            assert!(
+                matches!(memo_secret(bad), Err(ApiError::Internal(_))),
+                "{bad:?}"
+            );
         }
     }
 }

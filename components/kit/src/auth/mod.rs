@@ -60,7 +60,12 @@ pub fn authenticate(ctx: &Ctx) -> Result<Caller, ApiError> {
     let max_lifetime = config::required(MAX_LIFETIME_VARIABLE)?;
     let memo = memo::Memo::open(&public_key, token)?;
     let claims = if memo.knows() {
-        check(token, &public_key, &max_lifetime, Signature::AlreadyVerified)?
+        check(
+            token,
+            &public_key,
+            &max_lifetime,
+            Signature::AlreadyVerified,
+        )?
     } else {
         let claims = check(token, &public_key, &max_lifetime, Signature::Verify)?;
         memo.remember(claims.exp.saturating_add(LEEWAY_SECONDS));

@@ -148,7 +148,10 @@ fn every_customer_route_needs_a_valid_token() {
                     .json(&json!({"code": "x", "name": "y"}))
                     .send()
                     .await;
-                assert_eq!(res.status, 401, "{method} {path} with {why} and a memo entry");
+                assert_eq!(
+                    res.status, 401,
+                    "{method} {path} with {why} and a memo entry"
+                );
             }
         }
         let (_, good) = app.token(false).await;

@@ -290,9 +290,16 @@ fn only_login_and_refresh_hold_the_signing_key() {
                 .any(|window| window == name.as_bytes())
         };
         assert_eq!(holds("jwt_private_key"), signer, "{id} and jwt_private_key");
-        assert_eq!(names("jwt_private_key"), signer, "{id}'s .wasm and jwt_private_key");
+        assert_eq!(
+            names("jwt_private_key"),
+            signer,
+            "{id}'s .wasm and jwt_private_key"
+        );
         if signer {
-            assert!(!holds("token_memo_key"), "{id} signs, so it must not hold the memo key");
+            assert!(
+                !holds("token_memo_key"),
+                "{id} signs, so it must not hold the memo key"
+            );
             assert!(!holds("jwt_public_key"), "{id} verifies no access token");
         }
     }

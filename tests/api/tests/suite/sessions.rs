@@ -22,7 +22,9 @@ pub fn unique_address() -> SocketAddr {
 
 pub async fn register(app: &TestApp, email: &str, password: &str) -> Reply {
     app.call("POST", "/api/auth/register")
-        .json(&json!({"email": email, "firstName": "Ana", "lastName": "Lima", "password": password}))
+        .json(
+            &json!({"email": email, "firstName": "Ana", "lastName": "Lima", "password": password}),
+        )
         .send()
         .await
 }
@@ -68,10 +70,19 @@ fn a_new_user_registers_logs_in_refreshes_and_logs_out() {
         no_secrets(&registered, password);
         let user = registered.json();
         let id = user["id"].as_str().unwrap().to_owned();
-        assert_eq!(registered.header("location"), Some(format!("/api/users/{id}").as_str()));
-        assert_eq!((user["active"].clone(), user["admin"].clone()), (json!(true), json!(false)));
+        assert_eq!(
+            registered.header("location"),
+            Some(format!("/api/users/{id}").as_str())
+        );
+        assert_eq!(
+            (user["active"].clone(), user["admin"].clone()),
+            (json!(true), json!(false))
+        );
         assert_eq!(user["name"], "Ana Lima");
-        assert_eq!(user["createdBy"], user["id"], "the new user is its own creator");
+        assert_eq!(
+            user["createdBy"], user["id"],
+            "the new user is its own creator"
+        );
 
         let logged_in = login(app, &email.to_uppercase(), password).await;
         assert_eq!(logged_in.status, 200, "{:?}", logged_in.json());
@@ -84,18 +95,28 @@ fn a_new_user_registers_logs_in_refreshes_and_logs_out() {
         let refresh_token = session["refreshToken"].as_str().unwrap().to_owned();
         assert_eq!(URL_SAFE_NO_PAD.decode(&refresh_token).unwrap().len(), 32);
         let c = claims(access);
-        assert_eq!((c["sub"].as_str(), c["iss"].as_str(), c["aud"].as_str()), (Some(id.as_str()), Some("spintemp"), Some("spintemp-api")));
+        assert_eq!(
+            (c["sub"].as_str(), c["iss"].as_str(), c["aud"].as_str()),
+            (Some(id.as_str()), Some("spintemp"), Some("spintemp-api"))
+        );
         assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 900);
         let cookie = logged_in.header("set-cookie").unwrap();
-        for part in [format!("spintemp_refresh={refresh_token}").as_str(), "Path=/api/auth", "HttpOnly", "Secure", "SameSite=Strict"] {
+        for part in [
+            format!("spintemp_refresh={refresh_token}").as_str(),
+            "Path=/api/auth",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+        ] {
             assert!(cookie.contains(part), "{cookie}");
         }
         // Only the hash is stored.
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE token_hash = $1")
-            .bind(&refresh_token)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+        let stored: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE token_hash = $1")
+                .bind(&refresh_token)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
         assert_eq!(stored, 0);
 
         let me = app.call("GET", "/api/auth/me").bearer(access).send().await;
@@ -103,7 +124,10 @@ fn a_new_user_registers_logs_in_refreshes_and_logs_out() {
         assert_eq!(me.json(), user);
         // The token writes, and the record names a real user as its author.
         let created = app
-            .create_customer(access, &json!({"code": api_tests::unique_code("mine"), "name": "Mine"}))
+            .create_customer(
+                access,
+                &json!({"code": api_tests::unique_code("mine"), "name": "Mine"}),
+            )
             .await;
         assert_eq!(created.status, 201);
         assert_eq!(created.json()["createdBy"].as_str(), Some(id.as_str()));
@@ -112,12 +136,21 @@ fn a_new_user_registers_logs_in_refreshes_and_logs_out() {
         assert_eq!(refreshed.status, 200);
         let next = refreshed.json();
         assert_ne!(next["refreshToken"].as_str(), Some(refresh_token.as_str()));
-        assert_eq!(app.call("GET", "/api/auth/me").bearer(next["accessToken"].as_str().unwrap()).send().await.status, 200);
+        assert_eq!(
+            app.call("GET", "/api/auth/me")
+                .bearer(next["accessToken"].as_str().unwrap())
+                .send()
+                .await
+                .status,
+            200
+        );
 
         // The used one is refused...
         refresh(app, &refresh_token).await.problem(401);
         // ...and its reuse revoked the family: the new one is dead too.
-        refresh(app, next["refreshToken"].as_str().unwrap()).await.problem(401);
+        refresh(app, next["refreshToken"].as_str().unwrap())
+            .await
+            .problem(401);
 
         // A fresh session ends with logout.
         let session = login(app, &email, password).await.json();
@@ -139,7 +172,10 @@ fn the_cookie_refreshes_but_only_with_a_json_body() {
         let app = app().await;
         let user = app.user(false).await;
         let session = login(app, &user.email, TEST_PASSWORD).await.json();
-        let cookie = format!("spintemp_refresh={}", session["refreshToken"].as_str().unwrap());
+        let cookie = format!(
+            "spintemp_refresh={}",
+            session["refreshToken"].as_str().unwrap()
+        );
         // What a cross-site form could send: refused before the token is looked at.
         let form = app
             .call("POST", "/api/auth/refresh")
@@ -157,15 +193,31 @@ fn the_cookie_refreshes_but_only_with_a_json_body() {
         assert_eq!(by_cookie.status, 200, "{:?}", by_cookie.json());
         let out = app
             .call("POST", "/api/auth/logout")
-            .header("cookie", &format!("spintemp_refresh={}", by_cookie.json()["refreshToken"].as_str().unwrap()))
+            .header(
+                "cookie",
+                &format!(
+                    "spintemp_refresh={}",
+                    by_cookie.json()["refreshToken"].as_str().unwrap()
+                ),
+            )
             .json(&json!({}))
             .send()
             .await;
         assert_eq!(out.status, 204);
-        refresh(app, by_cookie.json()["refreshToken"].as_str().unwrap()).await.problem(401);
+        refresh(app, by_cookie.json()["refreshToken"].as_str().unwrap())
+            .await
+            .problem(401);
         // Nothing presented at all.
-        app.call("POST", "/api/auth/refresh").json(&json!({})).send().await.problem(401);
-        app.call("POST", "/api/auth/refresh").json(&json!({"refreshToken": "x", "extra": 1})).send().await.problem(422);
+        app.call("POST", "/api/auth/refresh")
+            .json(&json!({}))
+            .send()
+            .await
+            .problem(401);
+        app.call("POST", "/api/auth/refresh")
+            .json(&json!({"refreshToken": "x", "extra": 1}))
+            .send()
+            .await
+            .problem(422);
     })
 }
 
@@ -204,8 +256,12 @@ fn unknown_emails_and_wrong_passwords_get_the_same_answer_in_the_same_time() {
             users.push(app.user(false).await);
         }
         // Warm both paths (instances compile lazily).
-        login(app, &users[0].email, "wrong password").await.problem(401);
-        login(app, &unique_email("nobody"), "wrong password").await.problem(401);
+        login(app, &users[0].email, "wrong password")
+            .await
+            .problem(401);
+        login(app, &unique_email("nobody"), "wrong password")
+            .await
+            .problem(401);
         let mut wrong_password = Vec::new();
         let mut unknown_email = Vec::new();
         let mut details = Vec::new();
@@ -226,7 +282,10 @@ fn unknown_emails_and_wrong_passwords_get_the_same_answer_in_the_same_time() {
             times[times.len() / 2].as_secs_f64()
         };
         let (a, b) = (median(&mut wrong_password), median(&mut unknown_email));
-        assert!((a - b).abs() <= 0.25 * a.max(b), "wrong password {a:.3} s, unknown email {b:.3} s");
+        assert!(
+            (a - b).abs() <= 0.25 * a.max(b),
+            "wrong password {a:.3} s, unknown email {b:.3} s"
+        );
     })
 }
 
@@ -239,13 +298,23 @@ fn registration_takes_only_what_a_new_user_may_set() {
         let bad = app
             .call("POST", "/api/auth/register")
             .header("x-request-id", &id)
-            .json(&json!({"email": "not an address", "firstName": "", "lastName": "B",
-                          "password": "short", "admin": true, "active": false}))
+            .json(
+                &json!({"email": "not an address", "firstName": "", "lastName": "B",
+                          "password": "short", "admin": true, "active": false}),
+            )
             .send()
             .await;
         let problem = bad.problem(422);
-        let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-        assert_eq!(fields, vec!["email", "firstName", "password", "active", "admin"]);
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            vec!["email", "firstName", "password", "active", "admin"]
+        );
         assert!(!String::from_utf8_lossy(&bad.body).contains("short"));
         assert!(app.outbox_for_request(&id).await.is_empty());
 
@@ -260,21 +329,39 @@ fn registration_takes_only_what_a_new_user_may_set() {
         let events = app.outbox_for_request(&id).await;
         assert_eq!(events.len(), 1);
         let event = &events[0];
-        assert_eq!((event.object_type.as_str(), event.action.as_str(), event.operation.as_str()), ("user", "create", "auth-register"));
-        assert_eq!(event.actor.to_string(), created.json()["id"].as_str().unwrap());
+        assert_eq!(
+            (
+                event.object_type.as_str(),
+                event.action.as_str(),
+                event.operation.as_str()
+            ),
+            ("user", "create", "auth-register")
+        );
+        assert_eq!(
+            event.actor.to_string(),
+            created.json()["id"].as_str().unwrap()
+        );
         assert_eq!(event.after.as_ref().unwrap(), &created.json());
-        assert!(!serde_json::to_string(&event.after).unwrap().contains("argon2"));
+        assert!(!serde_json::to_string(&event.after)
+            .unwrap()
+            .contains("argon2"));
         let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
             .bind(event.object_id)
             .fetch_one(&app.db)
             .await
             .unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(domain::password::verify("long enough", &hash));
 
         let again = register(app, &email.to_uppercase(), "long enough").await;
         again.problem(409);
-        app.call("GET", "/api/auth/register").send().await.problem(405);
+        app.call("GET", "/api/auth/register")
+            .send()
+            .await
+            .problem(405);
     })
 }
 
@@ -283,9 +370,12 @@ fn failed_logins_are_throttled_per_email_and_per_address() {
     block_on(async {
         // spin.toml's defaults: 5 failures per email, 50 per address, per 15
         // minutes (the shared app lifts the per-address limits).
-        let app = TestApp::start(&[("login_failures_per_address", "50"), ("registrations_per_address", "20")])
-            .await
-            .unwrap();
+        let app = TestApp::start(&[
+            ("login_failures_per_address", "50"),
+            ("registrations_per_address", "20"),
+        ])
+        .await
+        .unwrap();
         let app = &app;
         let victim = app.user(false).await;
         let from = unique_address();
@@ -297,7 +387,9 @@ fn failed_logins_are_throttled_per_email_and_per_address() {
                 .await
         };
         for _ in 0..5 {
-            attempt(victim.email.clone(), "guess", from).await.problem(401);
+            attempt(victim.email.clone(), "guess", from)
+                .await
+                .problem(401);
         }
         // The sixth, even with the right password and from elsewhere, waits.
         let throttled = attempt(victim.email.clone(), TEST_PASSWORD, unique_address()).await;
@@ -309,24 +401,40 @@ fn failed_logins_are_throttled_per_email_and_per_address() {
         for _ in 0..5 {
             attempt(nobody.clone(), "guess", from).await.problem(401);
         }
-        let same = attempt(nobody, "guess", unique_address()).await.problem(429);
-        assert_eq!(same["detail"].as_str().unwrap().split(';').next(), problem["detail"].as_str().unwrap().split(';').next());
+        let same = attempt(nobody, "guess", unique_address())
+            .await
+            .problem(429);
+        assert_eq!(
+            same["detail"].as_str().unwrap().split(';').next(),
+            problem["detail"].as_str().unwrap().split(';').next()
+        );
 
         // Per address: 50 failures across any emails.
         let crowd = unique_address();
         for i in 0..50 {
-            attempt(unique_email(&format!("spray{i}")), "guess", crowd).await.problem(401);
+            attempt(unique_email(&format!("spray{i}")), "guess", crowd)
+                .await
+                .problem(401);
         }
         let other = app.user(false).await;
-        attempt(other.email.clone(), TEST_PASSWORD, crowd).await.problem(429);
-        assert_eq!(attempt(other.email, TEST_PASSWORD, unique_address()).await.status, 200);
+        attempt(other.email.clone(), TEST_PASSWORD, crowd)
+            .await
+            .problem(429);
+        assert_eq!(
+            attempt(other.email, TEST_PASSWORD, unique_address())
+                .await
+                .status,
+            200
+        );
     })
 }
 
 #[test]
 fn registrations_are_limited_per_address() {
     block_on(async {
-        let app = TestApp::start(&[("registrations_per_address", "3")]).await.unwrap();
+        let app = TestApp::start(&[("registrations_per_address", "3")])
+            .await
+            .unwrap();
         let from = unique_address();
         for _ in 0..3 {
             let reply = app
@@ -351,28 +459,49 @@ fn registrations_are_limited_per_address() {
 #[test]
 fn login_works_when_the_throttling_redis_is_down() {
     block_on(async {
-        let app = TestApp::start(&[("redis_url", "redis://127.0.0.1:1")]).await.unwrap();
+        let app = TestApp::start(&[("redis_url", "redis://127.0.0.1:1")])
+            .await
+            .unwrap();
         let user = app.user(false).await;
         login(&app, &user.email, "wrong").await.problem(401);
         assert_eq!(login(&app, &user.email, TEST_PASSWORD).await.status, 200);
-        assert_eq!(register(&app, &unique_email("noredis"), "long enough").await.status, 201);
+        assert_eq!(
+            register(&app, &unique_email("noredis"), "long enough")
+                .await
+                .status,
+            201
+        );
     })
 }
 
 /// The memo entry the API keeps for `token` (see kit::auth::memo).
 fn memo_key(app: &TestApp, token: &str) -> String {
-    let secret: [u8; 32] = STANDARD.decode(&app.keys.memo_key).unwrap().try_into().unwrap();
+    let secret: [u8; 32] = STANDARD
+        .decode(&app.keys.memo_key)
+        .unwrap()
+        .try_into()
+        .unwrap();
     kit::auth::memo::entry_key(&secret, app.keys.public_pem.trim(), token)
 }
 
 async fn redis_set(app: &TestApp, key: &str, value: &[u8]) {
     let mut conn = app.redis.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("SET").arg(key).arg(value).query_async::<()>(&mut conn).await.unwrap();
+    redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
 }
 
 async fn redis_exists(app: &TestApp, key: &str) -> bool {
     let mut conn = app.redis.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("EXISTS").arg(key).query_async::<i64>(&mut conn).await.unwrap() == 1
+    redis::cmd("EXISTS")
+        .arg(key)
+        .query_async::<i64>(&mut conn)
+        .await
+        .unwrap()
+        == 1
 }
 
 #[test]
@@ -382,9 +511,26 @@ fn the_memo_skips_only_the_signature_and_cannot_be_planted() {
         let (_, token) = app.token(false).await;
         let key = memo_key(app, &token);
         assert!(!redis_exists(app, &key).await);
-        assert_eq!(app.call("GET", "/api/customers?limit=1").bearer(&token).send().await.status, 200);
-        assert!(redis_exists(app, &key).await, "a verified token is remembered");
-        assert_eq!(app.call("GET", "/api/customers?limit=1").bearer(&token).send().await.status, 200);
+        assert_eq!(
+            app.call("GET", "/api/customers?limit=1")
+                .bearer(&token)
+                .send()
+                .await
+                .status,
+            200
+        );
+        assert!(
+            redis_exists(app, &key).await,
+            "a verified token is remembered"
+        );
+        assert_eq!(
+            app.call("GET", "/api/customers?limit=1")
+                .bearer(&token)
+                .send()
+                .await
+                .status,
+            200
+        );
 
         // A tampered copy of a remembered token (now an admin's): a miss, and
         // its signature fails.
@@ -393,7 +539,11 @@ fn the_memo_skips_only_the_signature_and_cannot_be_planted() {
         c["admin"] = json!(true);
         parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap());
         let tampered = parts.join(".");
-        app.call("GET", "/api/audit").bearer(&tampered).send().await.problem(401);
+        app.call("GET", "/api/audit")
+            .bearer(&tampered)
+            .send()
+            .await
+            .problem(401);
 
         // A forged token (another key) next to entries an attacker without
         // the memo key could plant: under its plain hash, or an HMAC with a
@@ -406,24 +556,55 @@ fn the_memo_skips_only_the_signature_and_cannot_be_planted() {
         .unwrap();
         let far_future = format!("{}\n", chrono::Utc::now().timestamp() + 3600);
         use sha2::Digest;
-        let plain: String = sha2::Sha256::digest(forged.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-        redis_set(app, &format!("spintemp:token:{plain}"), far_future.as_bytes()).await;
-        let own: [u8; 32] = STANDARD.decode(&forger.memo_key).unwrap().try_into().unwrap();
-        redis_set(app, &kit::auth::memo::entry_key(&own, app.keys.public_pem.trim(), &forged), far_future.as_bytes()).await;
-        app.call("GET", "/api/audit").bearer(&forged).send().await.problem(401);
+        let plain: String = sha2::Sha256::digest(forged.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        redis_set(
+            app,
+            &format!("spintemp:token:{plain}"),
+            far_future.as_bytes(),
+        )
+        .await;
+        let own: [u8; 32] = STANDARD
+            .decode(&forger.memo_key)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        redis_set(
+            app,
+            &kit::auth::memo::entry_key(&own, app.keys.public_pem.trim(), &forged),
+            far_future.as_bytes(),
+        )
+        .await;
+        app.call("GET", "/api/audit")
+            .bearer(&forged)
+            .send()
+            .await
+            .problem(401);
 
         // Even a genuine memo entry does not make a token's claims good: an
         // expired token, signed by the real key, stays refused.
-        let mut expired = spintemp_admin::token::Claims::new(Uuid::now_v7(), "x@example.com", false, 600);
+        let mut expired =
+            spintemp_admin::token::Claims::new(Uuid::now_v7(), "x@example.com", false, 600);
         expired.iat -= 3600;
         expired.exp -= 3600;
         let expired = spintemp_admin::token::mint(&expired, &app.keys.private_pem).unwrap();
         redis_set(app, &memo_key(app, &expired), far_future.as_bytes()).await;
-        app.call("GET", "/api/customers").bearer(&expired).send().await.problem(401);
-        let mut foreign = spintemp_admin::token::Claims::new(Uuid::now_v7(), "x@example.com", false, 600);
+        app.call("GET", "/api/customers")
+            .bearer(&expired)
+            .send()
+            .await
+            .problem(401);
+        let mut foreign =
+            spintemp_admin::token::Claims::new(Uuid::now_v7(), "x@example.com", false, 600);
         foreign.aud = "someone-else".into();
         let foreign = spintemp_admin::token::mint(&foreign, &app.keys.private_pem).unwrap();
         redis_set(app, &memo_key(app, &foreign), far_future.as_bytes()).await;
-        app.call("GET", "/api/customers").bearer(&foreign).send().await.problem(401);
+        app.call("GET", "/api/customers")
+            .bearer(&foreign)
+            .send()
+            .await
+            .problem(401);
     })
 }
