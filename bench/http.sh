@@ -7,7 +7,7 @@
 # served by the same runtime in the same run.
 #
 #   bench/http.sh [--duration SECONDS] [--connections "1 32"] [--customers N]
-#                 [--scenarios "get-warm get-cold list create login"] [--no-build]
+#                 [--scenarios "get-warm get-cold list create login promotion-get promotion-create"] [--no-build]
 #                 [--runner spin|host] [--spin PATH]
 #
 # Prints a Markdown table (requests/s, p50/p99 latency, non-2xx, the ratio to
@@ -28,7 +28,7 @@ BENCH_DIR="$ROOT/bench"
 DURATION=10
 CONNECTIONS="1 32"
 CUSTOMERS=50000
-SCENARIOS="get-warm get-cold list create login"
+SCENARIOS="get-warm get-cold list create login promotion-get promotion-create"
 BUILD=1
 WARM_IDS=16
 # wrk threads for the multi-connection runs: one per core is wrk's advice,
@@ -176,6 +176,29 @@ SQL
     tail -n +"$((WARM_IDS + 1))" "$WORK/all-ids" >"$WORK/cold-ids"
 }
 
+# Products, and promotions of three products each, one per warm customer,
+# as promotions-create writes them (the triggers normalise and mirror the
+# product lines).
+seed_promotions() {
+    log "seeding 20 products and $WARM_IDS promotions"
+    psql -q -X -v ON_ERROR_STOP=1 "$DB_URL" <<SQL
+INSERT INTO products (id, code, name, hierarchy_level, valid_from, valid_thru, created_by, updated_by)
+SELECT gen_random_uuid(), 'seed-p-' || n, 'Seed product ' || n, 'sku', now(), now() + interval '1 year', a, a
+FROM generate_series(1, 20) AS n, (SELECT gen_random_uuid() AS a) AS s;
+INSERT INTO promotions (id, name, customer_id, products, valid_from, valid_thru, created_by, updated_by)
+SELECT gen_random_uuid(), 'Seed promotion ' || c.n, c.id,
+       (SELECT jsonb_agg(jsonb_build_object('productId', p.id,
+                 'discounts', jsonb_build_array(jsonb_build_object('type', 'percent', 'value', '12.50'))))
+          FROM (SELECT id FROM products ORDER BY id LIMIT 3 OFFSET c.n % 17) AS p),
+       now(), now() + interval '1 year', c.id, c.id
+FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM customers ORDER BY id LIMIT $WARM_IDS) AS c;
+ANALYZE products; ANALYZE promotions;
+SQL
+    psql -X -A -t "$DB_URL" -c "SELECT id FROM promotions ORDER BY id" >"$WORK/promotion-ids"
+    BENCH_CUSTOMER_ID=$(head -n 1 "$WORK/all-ids")
+    BENCH_PRODUCT_IDS=$(psql -X -A -t "$DB_URL" -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM products ORDER BY id LIMIT 3) p")
+    export BENCH_CUSTOMER_ID BENCH_PRODUCT_IDS
+}
 
 get() {
     curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE_URL$1"
@@ -191,7 +214,7 @@ prepare_get_warm() {
     local cached
     cached=$(redis_count_cached "$WORK/warm-ids")
     [[ "$cached" == "$WARM_IDS" ]] || { log "only $cached of $WARM_IDS warm ids are cached"; return 1; }
-    export BENCH_IDS_FILE="$WORK/warm-ids"
+    export BENCH_IDS_FILE="$WORK/warm-ids" BENCH_ID_PATH=/api/customers/
 }
 
 prepare_get_cold() {
@@ -217,6 +240,17 @@ check_cold_run() {
 
 prepare_list() { get "/api/customers"; }
 
+# Each promotion read needs its customer's name too: both are cached.
+prepare_promotion_get() {
+    while read -r id; do get "/api/promotions/$id"; done <"$WORK/promotion-ids"
+    local cached
+    cached=$(sed 's/^/spintemp:promotion:/' "$WORK/promotion-ids" | xargs -r redis-cli -u "$REDIS_URL" EXISTS)
+    [[ "$cached" == "$(wc -l <"$WORK/promotion-ids")" ]] || { log "only $cached promotions are cached"; return 1; }
+    export BENCH_IDS_FILE="$WORK/promotion-ids" BENCH_ID_PATH=/api/promotions/
+}
+
+prepare_promotion_create() { :; }
+
 prepare_create() { export BENCH_CODE_PREFIX="b$(date +%s)$RANDOM"; }
 
 # Every login succeeds (a failure would count towards the throttle) and
@@ -234,13 +268,13 @@ prepare_floor_chain() { export BENCH_PATH=/chain; }
 floor_of() {
     case "$1" in
         floor-hello) echo "" ;;
-        get-warm | floor-kv | floor-pg | floor-chain) echo floor-hello ;;
+        get-warm | promotion-get | floor-kv | floor-pg | floor-chain) echo floor-hello ;;
         *) echo floor-pg ;;
     esac
 }
 
 # The script and server of a scenario: floors share one script.
-script_of() { case "$1" in floor-*) echo floor ;; *) echo "$1" ;; esac; }
+script_of() { case "$1" in floor-*) echo floor ;; promotion-get) echo get-warm ;; *) echo "$1" ;; esac; }
 url_of() { case "$1" in floor-*) echo "$FLOORS_URL" ;; *) echo "$BASE_URL" ;; esac; }
 
 declare -A RPS
@@ -299,6 +333,8 @@ describe() {
         list) echo "GET /api/customers (first page, 50)" ;;
         create) echo "POST /api/customers" ;;
         login) echo "POST /api/auth/login (Argon2id inside the wasm)" ;;
+        promotion-get) echo "GET /api/promotions/:id, warm cache (and its customer's)" ;;
+        promotion-create) echo "POST /api/promotions (3 products, references checked)" ;;
         floor-hello) echo "floor: hello (returns a constant)" ;;
         floor-kv) echo "floor: hello + one key-value GET (Redis store)" ;;
         floor-pg) echo "floor: hello + Postgres open + one SELECT" ;;
@@ -365,6 +401,7 @@ main() {
     check_connection_headroom
     create_database
     seed_customers
+    seed_promotions
     admin keygen --out-dir "$WORK/keys" >/dev/null 2>&1
     # A token names an existing user: a plain one, in the bench database
     # (password through the environment; the login scenario logs in with it).
@@ -386,7 +423,7 @@ main() {
     export BENCH_LUA_DIR="$BENCH_DIR" BENCH_TOKEN="$TOKEN"
     local name connections
     for name in $SCENARIOS; do
-        [[ -f "$BENCH_DIR/$name.lua" ]] || { log "no scenario $name"; exit 2; }
+        [[ -f "$BENCH_DIR/$(script_of "$name").lua" ]] || { log "no scenario $name"; exit 2; }
     done
     # Floors and scenarios alternate, so that a drift in the machine's speed
     # touches both sides of every ratio alike.

@@ -138,6 +138,44 @@ def main():
     ask("audit, not an admin", "GET", "/api/audit", token=USER)
     ask("audit, wrong method", "POST", "/api/audit", {})
 
+    # Products and promotions: references, exact discounts, the customer's
+    # current name, the four-eyes workflow.
+    cust = ask("customer for a promotion", "POST", "/api/customers", {"code": "patoloco", "name": "Pato Loco Inc"}) or {}
+    prod = ask("product", "POST", "/api/products",
+               {"code": "switch", "name": "Play Switch Console", "hierarchyLevel": "sku"}) or {}
+    ask("product, no level", "POST", "/api/products", {"code": "tele", "name": "Watch me TV"})
+    ask("products by level", "GET", "/api/products?hierarchyLevel=sku")
+    ccid, pid = cust.get("id", UNKNOWN), prod.get("id", UNKNOWN)
+    lines = [{"productId": pid, "discounts": [{"type": "percent", "value": "12.5"}, {"type": "amount", "value": "3"}]}]
+    promo = ask("promotion", "POST", "/api/promotions",
+                {"name": "Spring", "customerId": ccid, "products": lines}, token=USER) or {}
+    ask("promotion, bad discounts and references", "POST", "/api/promotions",
+        {"name": "Bad", "customerId": UNKNOWN, "products": [
+            {"productId": pid, "discounts": [{"type": "amount", "value": "0.001"}, {"type": "percent", "value": 1e2}]},
+            {"productId": UNKNOWN, "discounts": [{"type": "percent", "value": "1e2"}]}]})
+    ask("promotion, unknown references", "POST", "/api/promotions",
+        {"name": "Nobody's", "customerId": UNKNOWN, "products": [{"productId": UNKNOWN, "discounts": lines[0]["discounts"]}]})
+    ppath = f"/api/promotions/{promo.get('id', UNKNOWN)}"
+    ask("promotion (cache miss)", "GET", ppath)
+    ask("promotion (cache hit)", "GET", ppath)
+    ask("rename its customer", "PUT", f"/api/customers/{ccid}", {"code": "patoloco", "name": "Pato Muy Loco"})
+    ask("promotion after the rename", "GET", ppath)
+    ask("promotions by product", "GET", f"/api/promotions?productId={pid}")
+    ask("transition without If-Match", "POST", f"{ppath}/transitions", {"to": "submitted"}, token=USER)
+    ask("transition the workflow has not", "POST", f"{ppath}/transitions", {"to": "approved"},
+        headers={"If-Match": '"1"'})
+    ask("submit", "POST", f"{ppath}/transitions", {"to": "submitted", "comment": "ready"}, token=USER,
+        headers={"If-Match": '"1"'})
+    ask("edit a submitted promotion", "PUT", ppath, {"name": "Spring", "customerId": ccid, "products": lines})
+    ask("approve, not an admin", "POST", f"{ppath}/transitions", {"to": "approved"}, token=USER,
+        headers={"If-Match": '"2"'})
+    ask("approve, stale", "POST", f"{ppath}/transitions", {"to": "approved"}, headers={"If-Match": '"1"'})
+    ask("approve", "POST", f"{ppath}/transitions", {"to": "approved"}, headers={"If-Match": '"2"'})
+    ask("approved is final", "POST", f"{ppath}/transitions", {"to": "draft"}, headers={"If-Match": '"3"'})
+    ask("delete a product a promotion holds", "DELETE", f"/api/products/{pid}")
+    ask("delete a customer a promotion holds", "DELETE", f"/api/customers/{ccid}")
+    ask("delete an approved promotion", "DELETE", ppath)
+
     # Users and the auth flows.
     email = f"ana-{RUN}@compat.example"
     ask("register, invalid", "POST", "/api/auth/register",

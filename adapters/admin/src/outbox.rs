@@ -71,6 +71,7 @@ fn bind<'q>(
         SqlValue::Instant(t) => query.bind(t.to_rfc3339_opts(SecondsFormat::Micros, true)),
         SqlValue::Bool(b) => query.bind(*b),
         SqlValue::Uuid(u) => query.bind(u.to_string()),
+        SqlValue::OptionalUuid(u) => query.bind(u.map(|u| u.to_string())),
         SqlValue::Int(i) => query.bind(*i),
     }
 }

@@ -188,13 +188,14 @@ async fn user_create_seed_and_token_against_a_database() {
     assert!(seeded.status.success(), "{}", text(&seeded.stderr));
     assert_eq!(
         text(&seeded.stdout),
-        "seed: created 3 users and 5 customers; 0 users and 0 customers were already there\n"
+        "seed: created 3 users, 5 customers, 6 products, 3 promotions; \
+         already there: 0 users, 0 customers, 0 products, 0 promotions\n"
     );
     // The second run needs no password.
     let again = run(seed().env_remove("SPINTEMP_SEED_PASSWORD"));
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert!(
-        text(&again.stdout).contains("created 0 users and 0 customers; 3 users and 5 customers")
+        text(&again.stdout).contains("created 0 users, 0 customers, 0 products, 0 promotions; already there: 3 users, 5 customers, 6 products, 3 promotions")
     );
 
     let minted = run(admin()

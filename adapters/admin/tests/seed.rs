@@ -2,7 +2,7 @@
 mod common;
 
 use common::{count, events, TestDb};
-use spintemp_admin::seed::{self, Report};
+use spintemp_admin::seed::{self, Report, Tally};
 use sqlx::PgConnection;
 
 const PASSWORD: &str = "quack quack quack";
@@ -31,10 +31,22 @@ async fn seeds_the_demo_data_once() {
     assert_eq!(
         first,
         Report {
-            users_created: 3,
-            users_existing: 0,
-            customers_created: 5,
-            customers_existing: 0
+            users: Tally {
+                created: 3,
+                existing: 0
+            },
+            customers: Tally {
+                created: 5,
+                existing: 0
+            },
+            products: Tally {
+                created: 6,
+                existing: 0
+            },
+            promotions: Tally {
+                created: 3,
+                existing: 0
+            },
         }
     );
     assert_eq!(count(&mut conn, "users").await, 3);
@@ -91,11 +103,54 @@ async fn seeds_the_demo_data_once() {
     );
     assert!(customers.iter().all(|c| c.2 == duck && c.3 == duck));
 
+    // The promotions name the demo customers and products, discounts
+    // exact, each a draft.
+    let promotions: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT p.name, c.code, p.approval_status, \
+           (SELECT string_agg(x.code || ':' || (d->>'type') || ':' || (d->>'value'), ',' ORDER BY ln) \
+              FROM jsonb_array_elements(p.products) WITH ORDINALITY AS l(line, ln) \
+              JOIN products x ON x.id = (l.line->>'productId')::uuid, \
+              jsonb_array_elements(l.line->'discounts') d) \
+         FROM promotions p JOIN customers c ON c.id = p.customer_id ORDER BY p.name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let promotions: Vec<(&str, &str, &str, &str)> = promotions
+        .iter()
+        .map(|p| (p.0.as_str(), p.1.as_str(), p.2.as_str(), p.3.as_str()))
+        .collect();
+    assert_eq!(
+        promotions,
+        [
+            (
+                "Promo1",
+                "ducksrus",
+                "draft",
+                "switch:percent:10.00,tele:amount:25.00"
+            ),
+            (
+                "Promo2",
+                "patoloco",
+                "draft",
+                "fridge:percent:5.50,appli:percent:3.00"
+            ),
+            (
+                "Promo3",
+                "canard",
+                "draft",
+                "elec:amount:12.50,intamd:percent:7.00"
+            ),
+        ]
+    );
+
     // Exactly one create event per row, all of one run.
     let events = events(&mut conn).await;
-    assert_eq!(events.len(), 8, "{events:?}");
+    assert_eq!(events.len(), 3 + 5 + 6 + 3, "{events:?}");
     let mut objects: Vec<(String, String)> = sqlx::query_as(
-        "SELECT 'user', id::text FROM users UNION ALL SELECT 'customer', id::text FROM customers",
+        "SELECT 'user', id::text FROM users UNION ALL SELECT 'customer', id::text FROM customers \
+         UNION ALL SELECT 'product', id::text FROM products \
+         UNION ALL SELECT 'promotion', id::text FROM promotions",
     )
     .fetch_all(&mut conn)
     .await
@@ -115,7 +170,7 @@ async fn seeds_the_demo_data_once() {
         assert!(event.before.is_none() && event.after.is_some());
         assert_eq!(event.request_id, events[0].request_id);
         assert!(event.request_id.starts_with("spintemp-admin-"));
-        if event.object_type == "customer" {
+        if event.object_type != "user" {
             assert_eq!(event.actor, duck);
         } else {
             assert_eq!(event.actor, event.object_id, "a user creates itself");
@@ -129,16 +184,34 @@ async fn seeds_the_demo_data_once() {
     assert_eq!(
         second,
         Report {
-            users_created: 0,
-            users_existing: 3,
-            customers_created: 0,
-            customers_existing: 5
+            users: Tally {
+                created: 0,
+                existing: 3
+            },
+            customers: Tally {
+                created: 0,
+                existing: 5
+            },
+            products: Tally {
+                created: 0,
+                existing: 6
+            },
+            promotions: Tally {
+                created: 0,
+                existing: 3
+            },
         }
     );
     assert_eq!(second.to_string().lines().count(), 1);
     assert_eq!(count(&mut conn, "users").await, 3);
     assert_eq!(count(&mut conn, "customers").await, 5);
-    assert_eq!(count(&mut conn, "audit_outbox").await, 8, "no new events");
+    assert_eq!(count(&mut conn, "products").await, 6);
+    assert_eq!(count(&mut conn, "promotions").await, 3);
+    assert_eq!(
+        count(&mut conn, "audit_outbox").await,
+        3 + 5 + 6 + 3,
+        "no new events"
+    );
 }
 
 #[tokio::test]
@@ -161,7 +234,7 @@ async fn rows_already_there_are_left_alone() {
         .await
         .unwrap();
     assert_eq!(
-        (report.customers_created, report.customers_existing),
+        (report.customers.created, report.customers.existing),
         (4, 1)
     );
     let (name, created_by): (String, String) = sqlx::query_as(
@@ -171,7 +244,7 @@ async fn rows_already_there_are_left_alone() {
     .await
     .unwrap();
     assert_eq!((name.as_str(), created_by.as_str()), ("Mine", someone));
-    assert_eq!(count(&mut conn, "audit_outbox").await, 3 + 4);
+    assert_eq!(count(&mut conn, "audit_outbox").await, 3 + 4 + 6 + 3);
 }
 
 #[tokio::test]

@@ -1,10 +1,9 @@
 //! Customer: who buys. `code` is the business key (unique, case-insensitive).
 
-use crate::entity::{Entity, Filter, FilterKind, SqlValue};
-use crate::fields::{FieldError, Fields};
+use crate::entity::{Entity, Filter, FilterKind, Holder};
+use crate::fields::Fields;
+use crate::schema::{Field, Kind};
 use crate::text::is_code;
-use crate::validity::Validity;
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 /// `extraFields` is free-form, but bounded so a record stays cacheable.
@@ -16,60 +15,55 @@ pub const CUSTOMER: Entity = Entity {
     object_type: "customer",
     json_column: "api_json",
     search_columns: &["name"],
-    filters: &[Filter {
-        param: "code",
-        kind: FilterKind::Code,
-        sql: "lower(t.code) = lower({})",
-    }],
+    filters: &[CODE_FILTER],
     unique_violation: "a customer with this code already exists",
+    schema_name: "Customer",
+    fields: &[CODE, NAME, EXTRA_FIELDS],
+    validity: true,
+    server_fields: &[],
+    embeds: &[],
+    edit_guard: None,
+    holders: &[Holder {
+        count: "SELECT count(*) FROM promotions p WHERE p.customer_id = $1::uuid",
+        conflict:
+            "{} promotions are for this customer: delete them or give them another customer first",
+    }],
 };
 
-/// Everything a client may write on a customer, parsed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CustomerDraft {
-    pub code: String,
-    pub name: String,
-    pub extra_fields: Map<String, Value>,
-    pub validity: Validity,
-}
-
-impl CustomerDraft {
-    pub fn parse(body: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldError>> {
-        let mut f = Fields::new(body)?;
-        let code = code_field(&mut f);
-        let name = f.required_text("name", 200);
-        let extra_fields = extra_fields_field(&mut f);
-        let validity = Validity::parse(&mut f, now);
-        f.finish(|| {
-            Some(CustomerDraft {
-                code: code?,
-                name: name?,
-                extra_fields: extra_fields?,
-                validity: validity?,
-            })
-        })
-    }
-
-    /// Column values in the order of `Entity::columns`.
-    pub fn columns(&self) -> Vec<(&'static str, SqlValue)> {
-        vec![
-            ("code", SqlValue::Text(self.code.clone())),
-            ("name", SqlValue::Text(self.name.clone())),
-            (
-                "extra_fields",
-                SqlValue::Json(Value::Object(self.extra_fields.clone())),
-            ),
-            ("valid_from", SqlValue::Instant(self.validity.from)),
-            ("valid_thru", SqlValue::Instant(self.validity.thru)),
-        ]
-    }
-}
+/// Fields customers and products share.
+pub const CODE: Field = Field {
+    name: "code",
+    column: "code",
+    kind: Kind::Code,
+    required: true,
+    description: "Unique, case-insensitively",
+};
+pub const NAME: Field = Field {
+    name: "name",
+    column: "name",
+    kind: Kind::Text { max: 200 },
+    required: true,
+    description: "",
+};
+pub const EXTRA_FIELDS: Field = Field {
+    name: "extraFields",
+    column: "extra_fields",
+    kind: Kind::ExtraFields,
+    required: false,
+    description: "Free-form, at most 16 KiB; numbers below 1e308 in magnitude",
+};
+pub const CODE_FILTER: Filter = Filter {
+    param: "code",
+    kind: FilterKind::Code,
+    description: "",
+    sql: "lower(t.code) = lower({})",
+};
 
 /// `code`: shared by customers and products.
-pub fn code_field(f: &mut Fields<'_>) -> Option<String> {
-    let code = f.required_text("code", 50)?;
+pub fn code_field(f: &mut Fields<'_>, name: &'static str) -> Option<String> {
+    let code = f.required_text(name, 50)?;
     if !is_code(&code) {
-        f.error("code", "may contain only letters, digits, '_' and '-'");
+        f.error(name, "may contain only letters, digits, '_' and '-'");
         return None;
     }
     Some(code)
@@ -112,8 +106,23 @@ pub fn extra_fields_field(f: &mut Fields<'_>) -> Option<Map<String, Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entity::SqlValue;
+    use crate::fields::FieldError;
+    use crate::schema::{parse, Columns};
     use crate::validity::parse_instant;
+    use chrono::{DateTime, Utc};
     use serde_json::json;
+
+    struct CustomerDraft;
+    impl CustomerDraft {
+        fn parse(body: &Value, now: DateTime<Utc>) -> Result<Columns, Vec<FieldError>> {
+            parse(&CUSTOMER, body, now)
+        }
+    }
+
+    fn column<'a>(columns: &'a Columns, name: &str) -> &'a SqlValue {
+        &columns.iter().find(|(c, _)| *c == name).unwrap().1
+    }
 
     fn now() -> DateTime<Utc> {
         parse_instant("2026-03-01T12:00:00Z").unwrap()
@@ -128,8 +137,15 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!(c.code, "ducksrus");
-        assert_eq!(c.extra_fields["tier"], "gold");
+        assert_eq!(column(&c, "code"), &SqlValue::Text("ducksrus".into()));
+        assert_eq!(
+            column(&c, "extra_fields"),
+            &SqlValue::Json(json!({"tier": "gold"}))
+        );
+        assert_eq!(
+            c.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+            ["code", "name", "extra_fields", "valid_from", "valid_thru"]
+        );
     }
 
     #[test]
@@ -176,6 +192,6 @@ mod tests {
     #[test]
     fn defaults_extra_fields_to_an_empty_object() {
         let c = CustomerDraft::parse(&json!({"code": "a", "name": "A"}), now()).unwrap();
-        assert!(c.extra_fields.is_empty());
+        assert_eq!(column(&c, "extra_fields"), &SqlValue::Json(json!({})));
     }
 }

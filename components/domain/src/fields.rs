@@ -37,6 +37,9 @@ pub struct Fields<'a> {
     object: &'a Map<String, Value>,
     known: BTreeSet<&'static str>,
     errors: Vec<FieldError>,
+    /// Where this object sits in the body (`products[2].`), for the
+    /// errors' field paths; empty for the body itself.
+    prefix: String,
 }
 
 impl<'a> Fields<'a> {
@@ -47,18 +50,39 @@ impl<'a> Fields<'a> {
                 object,
                 known: READ_ONLY.iter().copied().collect(),
                 errors: Vec::new(),
+                prefix: String::new(),
             }),
             _ => Err(vec![FieldError::new("", "the body must be a JSON object")]),
         }
     }
 
+    /// An object inside the body, at `path` (`products[2]`): errors name
+    /// its fields by their full path, and only its own fields are known.
+    pub fn at(value: &'a Value, path: &str) -> Result<Self, Vec<FieldError>> {
+        match value {
+            Value::Object(object) => Ok(Self {
+                object,
+                known: BTreeSet::new(),
+                errors: Vec::new(),
+                prefix: format!("{path}."),
+            }),
+            _ => Err(vec![FieldError::new(path, "must be a JSON object")]),
+        }
+    }
+
+    /// Errors found inside this object's own nested objects go here too.
+    pub fn errors_mut(&mut self) -> &mut Vec<FieldError> {
+        &mut self.errors
+    }
+
     /// Fields the server derives from others: a body may carry them back
     /// (as it got them from a GET); they are ignored like [`READ_ONLY`].
-    pub fn allow(&mut self, names: &[&'static str]) {
-        self.known.extend(names.iter().copied());
+    pub fn allow(&mut self, names: impl IntoIterator<Item = &'static str>) {
+        self.known.extend(names);
     }
 
     pub fn error(&mut self, field: &str, message: impl Into<String>) {
+        let field = format!("{}{field}", self.prefix);
         self.errors.push(FieldError::new(field, message));
     }
 
@@ -117,7 +141,18 @@ impl<'a> Fields<'a> {
     }
 
     pub fn has_error(&self, name: &str) -> bool {
-        self.errors.iter().any(|e| e.field == name)
+        self.errors
+            .iter()
+            .any(|e| e.field.strip_prefix(self.prefix.as_str()) == Some(name))
+    }
+
+    /// An error on `name` or on anything inside it (`products[2].productId`).
+    pub fn has_error_under(&self, name: &str) -> bool {
+        self.errors.iter().any(|e| {
+            e.field
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['[', '.']))
+        })
     }
 
     /// Ends parsing: unknown fields are errors (a typo must not be silently
@@ -130,8 +165,7 @@ impl<'a> Fields<'a> {
             .cloned()
             .collect();
         for name in unknown {
-            self.errors
-                .push(FieldError::new(name, "is not a known field"));
+            self.error(&name, "is not a known field");
         }
         if self.errors.is_empty() {
             if let Some(value) = value() {

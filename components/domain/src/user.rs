@@ -18,20 +18,32 @@ pub const USER: Entity = Entity {
         Filter {
             param: "email",
             kind: FilterKind::Text,
+            description: "The whole address, case-insensitively",
             sql: "lower(t.email) = lower({})",
         },
         Filter {
             param: "active",
             kind: FilterKind::Bool,
+            description: "",
             sql: "t.active = {}",
         },
         Filter {
             param: "admin",
             kind: FilterKind::Bool,
+            description: "",
             sql: "t.admin = {}",
         },
     ],
     unique_violation: "a user with this email already exists",
+    schema_name: "User",
+    // Users parse with their own rules (passwords, who may set `admin`):
+    // see Registration and UserChanges.
+    fields: &[],
+    validity: true,
+    server_fields: &[],
+    embeds: &[],
+    edit_guard: None,
+    holders: &[],
 };
 
 /// Fields the server renders from others; a body may carry them back.
@@ -131,7 +143,7 @@ pub struct UserChanges {
 impl UserChanges {
     pub fn parse(body: &Value, now: DateTime<Utc>) -> Result<UserChanges, Vec<FieldError>> {
         let mut f = Fields::new(body)?;
-        f.allow(DERIVED);
+        f.allow(DERIVED.iter().copied());
         let profile = Profile::parse(&mut f);
         let active = f.boolean("active");
         let admin = f.boolean("admin");

@@ -9,6 +9,7 @@
 //! the version `If-Match` expects; the written columns follow.
 
 use crate::entity::{Entity, SqlValue};
+use crate::schema::references;
 
 /// The number of parameters every write binds before its columns (see the
 /// module's documentation); updates and deletes add one.
@@ -45,7 +46,48 @@ impl Entity {
     /// `actor` (one of the `ACTOR_*`) has a row. Its one row: the actor's
     /// row count, then the record's JSON (NULL when a unique key was taken:
     /// `ON CONFLICT DO NOTHING` leaves nothing to select the event from, so
-    /// none is written either). `columns` bind from $8.
+    /// none is written either), then the references it refused (see
+    /// [`Entity::refused_cte`]; nothing is written then). `columns` bind
+    /// from $8.
+    /// The CTE `refused`: rows `(reference, path)`, one for each reference
+    /// the write's `columns` (bound from `$first`) newly make to a record
+    /// that does not exist or whose validity has ended; `reference` is the
+    /// index of the reference among [`references`]. An update (`updating`)
+    /// may keep what the record (`$1`) already refers to.
+    pub fn refused_cte(
+        &self,
+        columns: &[(&'static str, SqlValue)],
+        first: usize,
+        updating: bool,
+    ) -> String {
+        let mut parts = Vec::new();
+        for (i, (column, reference)) in references(self).enumerate() {
+            let Some(at) = columns.iter().position(|(c, _)| *c == column) else {
+                continue;
+            };
+            let given = reference
+                .given
+                .replace("{}", &columns[at].1.placeholder(first + at));
+            let kept = if updating {
+                format!(
+                    " AND NOT EXISTS (SELECT FROM ({}) h(id) WHERE h.id = r.ref)",
+                    reference.held
+                )
+            } else {
+                String::new()
+            };
+            parts.push(format!(
+                "SELECT {i} AS reference, r.path FROM ({given}) r \
+                 WHERE NOT EXISTS (SELECT FROM {table} x WHERE x.id = r.ref AND x.valid_thru >= now()){kept}",
+                table = reference.table
+            ));
+        }
+        if parts.is_empty() {
+            parts.push("SELECT 0 AS reference, NULL::text AS path WHERE false".to_owned());
+        }
+        format!("refused AS ({})", parts.join(" UNION ALL "))
+    }
+
     pub fn create_statement(&self, actor: &str, columns: &[(&'static str, SqlValue)]) -> String {
         let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
         let placeholders: Vec<String> = columns
@@ -55,12 +97,15 @@ impl Entity {
             .collect();
         let (table, json) = (self.table, self.json_column);
         format!(
-            "WITH {actor}, created AS ( \
+            "WITH {actor}, {refused}, created AS ( \
                INSERT INTO {table} AS t (id, created_by, updated_by, {names}) \
                SELECT $1::uuid, $2::uuid, $2::uuid, {placeholders} WHERE EXISTS (SELECT FROM actor) \
+                 AND NOT EXISTS (SELECT FROM refused) \
                ON CONFLICT DO NOTHING RETURNING t.* \
              ), event AS ({audit}) \
-             SELECT (SELECT count(*) FROM actor), (SELECT created.{json} FROM created)",
+             SELECT (SELECT count(*) FROM actor), (SELECT created.{json} FROM created), \
+               (SELECT jsonb_agg(jsonb_build_array(reference, path)) FROM refused)",
+            refused = self.refused_cte(columns, FIXED_PARAMETERS + 1, false),
             names = names.join(", "),
             placeholders = placeholders.join(", "),
             audit = self.audit_insert("create", "created", "NULL", &format!("created.{json}::jsonb")),

@@ -13,11 +13,13 @@ use crate::db::{self, Binds};
 use crate::error::ApiError;
 use crate::request::Ctx;
 use crate::response::Reply;
-use domain::entity::{Entity, SqlValue};
+use domain::entity::{Entity, Guard, SqlValue};
 use domain::list::{encode_cursor, ListQuery};
+use domain::schema::references;
 use domain::text::like_escape;
 use domain::write::{ACTOR_UNCHECKED, ACTOR_WITH_TOKEN, FIXED_PARAMETERS};
-use spin_sdk::pg4::ParameterValue;
+use domain::FieldError;
+use spin_sdk::pg4::{DbValue, ParameterValue};
 use uuid::Uuid;
 
 /// Who makes a change.
@@ -71,7 +73,7 @@ fn actor_cte(actor: &Actor) -> &'static str {
 }
 
 /// 401 when the statement's `actor` CTE was empty.
-fn check_actor(count: &spin_sdk::pg4::DbValue) -> Result<(), ApiError> {
+fn check_actor(count: &DbValue) -> Result<(), ApiError> {
     match db::int64(count) {
         Some(n) if n > 0 => Ok(()),
         _ => Err(ApiError::Unauthorized(
@@ -101,13 +103,30 @@ pub fn get(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
 
 /// The record `id`, from the cache when it is there.
 pub fn get_by_id(entity: &Entity, id: Uuid) -> Result<Reply, ApiError> {
+    record(200, with_embeds(entity, body_of(entity, id)?)?)
+}
+
+/// The stored JSON of record `id`: from the cache, or from Postgres (and
+/// then cached).
+fn body_of(entity: &Entity, id: Uuid) -> Result<Vec<u8>, ApiError> {
     let cache = Cache::open();
     let key = cache::key(entity.object_type, id);
     if let Some(body) = cache.get(&key) {
-        if let Ok(reply) = record(200, body) {
-            return Ok(reply);
-        }
+        return Ok(body);
     }
+    let body = stored_json(entity, id)?;
+    cache.put(&key, &body);
+    Ok(body)
+}
+
+/// The record read from Postgres, never from the cache: for a decision
+/// taken on what it holds now.
+pub fn current(entity: &Entity, id: Uuid) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(&stored_json(entity, id)?)
+        .map_err(|_| ApiError::Internal("a record that is not JSON".to_owned()))
+}
+
+fn stored_json(entity: &Entity, id: Uuid) -> Result<Vec<u8>, ApiError> {
     let db = db::connect()?;
     let sql = format!(
         "SELECT (SELECT t.{json} FROM {table} t WHERE t.id = $1::uuid)",
@@ -120,9 +139,47 @@ pub fn get_by_id(entity: &Entity, id: Uuid) -> Result<Reply, ApiError> {
         &[ParameterValue::Uuid(id.to_string())],
         entity.unique_violation,
     )?;
-    let body = db::json(&row[0]).ok_or(ApiError::NotFound)?;
-    cache.put(&key, &body);
-    record(200, body)
+    db::json(&row[0]).ok_or(ApiError::NotFound)
+}
+
+/// `body` with the entity's embedded fields (a promotion's `customerName`)
+/// as the other records hold them now. They are read through the other
+/// entity's cache, which that entity's writes invalidate: so a renamed
+/// customer shows its new name in the very next read of its promotions,
+/// though theirs are cached. Keys stay in byte order.
+fn with_embeds(entity: &Entity, body: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+    if entity.embeds.is_empty() {
+        return Ok(body);
+    }
+    let not_json = || {
+        ApiError::Internal(format!(
+            "a {} that is not a JSON object",
+            entity.object_type
+        ))
+    };
+    let mut record: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&body).map_err(|_| not_json())?;
+    for embed in entity.embeds {
+        let other = record
+            .get(embed.id_field)
+            .and_then(|v| v.as_str())
+            .and_then(|id| Uuid::try_parse(id).ok());
+        let value = match other {
+            Some(id) => match body_of(embed.entity, id) {
+                Ok(other) => serde_json::from_slice::<serde_json::Value>(&other)
+                    .ok()
+                    .and_then(|mut v| v.get_mut(embed.source_field).map(serde_json::Value::take))
+                    .unwrap_or_default(),
+                // The foreign key keeps it from happening; say nothing
+                // rather than fail the read.
+                Err(ApiError::NotFound) => serde_json::Value::Null,
+                Err(e) => return Err(e),
+            },
+            None => serde_json::Value::Null,
+        };
+        record.insert(embed.name.to_owned(), value);
+    }
+    serde_json::to_vec(&record).map_err(|_| not_json())
 }
 
 pub fn list(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
@@ -154,8 +211,22 @@ pub fn list(ctx: &Ctx, entity: &Entity) -> Result<Reply, ApiError> {
         conditions.push(condition.replace("{}", &p));
     }
     let limit = binds.bind(SqlValue::Int(query.limit));
+    let item = if entity.embeds.is_empty() {
+        format!("t.{}", entity.json_column)
+    } else {
+        let embeds: Vec<String> = entity
+            .embeds
+            .iter()
+            .map(|e| format!("'{}', {}", e.name, e.sql))
+            .collect();
+        format!(
+            "compact_json(t.{}::jsonb || jsonb_build_object({}))",
+            entity.json_column,
+            embeds.join(", ")
+        )
+    };
     let sql = db::page_query(
-        &format!("t.{} AS item, t.id::text AS last_id", entity.json_column),
+        &format!("{item} AS item, t.id::text AS last_id"),
         &format!("FROM {} t {}", entity.table, db::where_all(&conditions)),
         "t.id",
         &limit,
@@ -187,36 +258,43 @@ pub fn create(
     let db = db::connect()?;
     let row = db::one_row(&db, &sql, &params, entity.unique_violation)?;
     check_actor(&row[0])?;
+    check_references(entity, &row[2])?;
     let body =
         db::json(&row[1]).ok_or_else(|| ApiError::Conflict(entity.unique_violation.to_owned()))?;
     let location = format!("{}/{id}", entity.path);
-    Ok(record(201, body)?.with_header("location", location))
+    Ok(record(201, with_embeds(entity, body)?)?.with_header("location", location))
 }
 
+/// PUT: replaces the writable columns, if the entity's edit guard allows.
 pub fn update(
     ctx: &Ctx,
     entity: &Entity,
     caller: &Caller,
     columns: Vec<(&'static str, SqlValue)>,
 ) -> Result<Reply, ApiError> {
-    update_if(ctx, entity, caller, columns, Vec::new())
+    update_if(ctx, entity, caller, columns, Vec::new(), entity.edit_guard)
 }
 
 /// As [`update`], and only if each of `expected`'s columns still holds its
 /// value (412 otherwise, as for a stale `If-Match`): for a change decided on
-/// what was read before, such as a password checked against its hash.
+/// what was read before, such as a password checked against its hash or a
+/// promotion's status. `guard` is the condition the row must meet at all
+/// (409 otherwise).
 pub fn update_if(
     ctx: &Ctx,
     entity: &Entity,
     caller: &Caller,
     columns: Vec<(&'static str, SqlValue)>,
     expected: Vec<(&'static str, SqlValue)>,
+    guard: Option<&Guard>,
 ) -> Result<Reply, ApiError> {
     let id = ctx.id_param()?;
     let actor = Actor::Token(caller);
     let mut params = write_params(ctx, id, &actor);
-    params.push(expected_version(ctx));
+    let expected_version = ctx.if_match();
+    params.push(expected_version_param(expected_version));
     debug_assert_eq!(params.len(), EXPECTED_VERSION_PARAMETER);
+    let refused = entity.refused_cte(&columns, EXPECTED_VERSION_PARAMETER + 1, true);
     let mut assignments = Vec::new();
     for (name, value) in &columns {
         params.push(db::param(value));
@@ -231,17 +309,19 @@ pub fn update_if(
         ));
     }
     let (table, json) = (entity.table, entity.json_column);
+    let allowed = guard.map_or("true", |g| g.sql);
     // `current` locks the row and keeps its old image for the audit event;
     // its version tells 404 (no row) from 412 (row, other version).
     let sql = format!(
-        "WITH {actor}, current AS (SELECT * FROM {table} WHERE id = $1::uuid FOR UPDATE), \
+        "WITH {actor}, current AS (SELECT * FROM {table} WHERE id = $1::uuid FOR UPDATE), {refused}, \
          updated AS ( \
            UPDATE {table} AS t SET {assignments}, updated_at = now(), updated_by = $2::uuid, version = t.version + 1 \
            FROM current WHERE t.id = current.id AND ($8::int8 IS NULL OR current.version = $8::int8){still} \
-             AND EXISTS (SELECT FROM actor) \
+             AND ({allowed}) AND EXISTS (SELECT FROM actor) AND NOT EXISTS (SELECT FROM refused) \
            RETURNING t.* \
          ), event AS ({audit}) \
-         SELECT (SELECT count(*) FROM actor), (SELECT version FROM current), (SELECT updated.{json} FROM updated)",
+         SELECT (SELECT count(*) FROM actor), (SELECT version FROM current), (SELECT updated.{json} FROM updated), \
+           (SELECT {allowed} FROM current), (SELECT jsonb_agg(jsonb_build_array(reference, path)) FROM refused)",
         actor = actor_cte(&actor),
         assignments = assignments.join(", "),
         audit = entity.audit_insert(
@@ -254,29 +334,47 @@ pub fn update_if(
     let db = db::connect()?;
     let row = db::one_row(&db, &sql, &params, entity.unique_violation)?;
     check_actor(&row[0])?;
-    if db::int64(&row[1]).is_none() {
-        return Err(ApiError::NotFound);
-    }
+    check_current(&row[1], expected_version, guard, &row[3])?;
+    check_references(entity, &row[4])?;
     let body = db::json(&row[2]).ok_or(ApiError::PreconditionFailed)?;
     Cache::open().invalidate(&cache::key(entity.object_type, id));
-    record(200, body)
+    record(200, with_embeds(entity, body)?)
 }
 
 pub fn delete(ctx: &Ctx, entity: &Entity, caller: &Caller) -> Result<Reply, ApiError> {
     let id = ctx.id_param()?;
     let actor = Actor::Token(caller);
     let mut params = write_params(ctx, id, &actor);
-    params.push(expected_version(ctx));
+    let expected_version = ctx.if_match();
+    params.push(expected_version_param(expected_version));
     let (table, json) = (entity.table, entity.json_column);
+    let guard = entity.edit_guard;
+    let allowed = guard.map_or("true", |g| g.sql);
+    // How many records still refer to it, each kind counted apart. A
+    // record that comes to refer to it while this runs is caught by the
+    // foreign key instead (23503: 409 without the count).
+    let holders: Vec<String> = entity
+        .holders
+        .iter()
+        .map(|h| format!("({})", h.count))
+        .collect();
+    let holders = if holders.is_empty() {
+        "ARRAY[]::int8[]".to_owned()
+    } else {
+        format!("ARRAY[{}]::int8[]", holders.join(", "))
+    };
     let sql = format!(
         "WITH {actor}, current AS (SELECT * FROM {table} WHERE id = $1::uuid FOR UPDATE), \
+         holders AS (SELECT {holders} AS counts), \
          deleted AS ( \
            DELETE FROM {table} AS t USING current \
            WHERE t.id = current.id AND ($8::int8 IS NULL OR current.version = $8::int8) \
-             AND EXISTS (SELECT FROM actor) \
+             AND ({allowed}) AND EXISTS (SELECT FROM actor) \
+             AND (SELECT coalesce(max(n), 0) = 0 FROM holders, unnest(holders.counts) AS n) \
            RETURNING t.* \
          ), event AS ({audit}) \
-         SELECT (SELECT count(*) FROM actor), (SELECT version FROM current), (SELECT count(*) FROM deleted)",
+         SELECT (SELECT count(*) FROM actor), (SELECT version FROM current), (SELECT count(*) FROM deleted), \
+           (SELECT {allowed} FROM current), (SELECT array_to_string(counts, ',') FROM holders)",
         actor = actor_cte(&actor),
         audit = entity.audit_insert(
             "delete",
@@ -288,8 +386,12 @@ pub fn delete(ctx: &Ctx, entity: &Entity, caller: &Caller) -> Result<Reply, ApiE
     let db = db::connect()?;
     let row = db::one_row(&db, &sql, &params, entity.unique_violation)?;
     check_actor(&row[0])?;
-    if db::int64(&row[1]).is_none() {
-        return Err(ApiError::NotFound);
+    check_current(&row[1], expected_version, guard, &row[3])?;
+    let counts = db::text(&row[4]).unwrap_or_default();
+    for (holder, count) in entity.holders.iter().zip(counts.split(',')) {
+        if count != "0" {
+            return Err(ApiError::Conflict(holder.conflict.replace("{}", count)));
+        }
     }
     if db::int64(&row[2]) != Some(1) {
         return Err(ApiError::PreconditionFailed);
@@ -298,8 +400,48 @@ pub fn delete(ctx: &Ctx, entity: &Entity, caller: &Caller) -> Result<Reply, ApiE
     Ok(Reply::no_content())
 }
 
-fn expected_version(ctx: &Ctx) -> ParameterValue {
-    match ctx.if_match() {
+/// 404 when there is no such record, 412 when it is not the version
+/// `If-Match` named, 409 when its guard refuses the change.
+fn check_current(
+    version: &DbValue,
+    expected: Option<i64>,
+    guard: Option<&Guard>,
+    allowed: &DbValue,
+) -> Result<(), ApiError> {
+    let Some(version) = db::int64(version) else {
+        return Err(ApiError::NotFound);
+    };
+    if expected.is_some_and(|e| e != version) {
+        return Err(ApiError::PreconditionFailed);
+    }
+    match guard {
+        Some(guard) if !db::boolean(allowed) => Err(ApiError::Conflict(guard.conflict.to_owned())),
+        _ => Ok(()),
+    }
+}
+
+/// 422 naming each field path whose reference the statement refused.
+fn check_references(entity: &Entity, refused: &DbValue) -> Result<(), ApiError> {
+    let Some(refused) = db::json(refused) else {
+        return Ok(());
+    };
+    let refused: Vec<(usize, String)> = serde_json::from_slice(&refused)
+        .map_err(|_| ApiError::Internal("refused references that are not JSON".to_owned()))?;
+    let references: Vec<_> = references(entity).collect();
+    let errors = refused
+        .into_iter()
+        .map(|(i, path)| {
+            let message = references
+                .get(i)
+                .map_or("names no record", |(_, r)| r.message);
+            FieldError::new(path, message)
+        })
+        .collect();
+    Err(ApiError::Validation(errors))
+}
+
+fn expected_version_param(expected: Option<i64>) -> ParameterValue {
+    match expected {
         Some(version) => ParameterValue::Int64(version),
         None => ParameterValue::DbNull,
     }

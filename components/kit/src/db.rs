@@ -111,7 +111,8 @@ pub fn param(value: &SqlValue) -> ParameterValue {
         SqlValue::Json(v) => ParameterValue::Jsonb(serde_json::to_vec(v).unwrap_or_default()),
         SqlValue::Instant(t) => ParameterValue::Str(to_sql_text(*t)),
         SqlValue::Bool(b) => ParameterValue::Boolean(*b),
-        SqlValue::Uuid(u) => ParameterValue::Uuid(u.to_string()),
+        SqlValue::Uuid(u) | SqlValue::OptionalUuid(Some(u)) => ParameterValue::Uuid(u.to_string()),
+        SqlValue::OptionalUuid(None) => ParameterValue::DbNull,
         SqlValue::Int(i) => ParameterValue::Int64(*i),
     }
 }

@@ -15,6 +15,8 @@ pub enum ApiError {
     MethodNotAllowed(&'static str),
     Conflict(String),
     PreconditionFailed,
+    /// 428: a change that must name the version it was decided on.
+    PreconditionRequired,
     PayloadTooLarge,
     UnsupportedMediaType,
     Validation(Vec<FieldError>),
@@ -36,6 +38,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::Conflict(_) => 409,
             ApiError::PreconditionFailed => 412,
+            ApiError::PreconditionRequired => 428,
             ApiError::PayloadTooLarge => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::Validation(_) => 422,
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
             ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed"),
+            ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
             ApiError::PayloadTooLarge => ("payload-too-large", "Payload too large"),
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::Validation(_) => ("validation", "Validation failed"),
@@ -72,6 +76,9 @@ impl ApiError {
             ApiError::Conflict(why) => why.clone(),
             ApiError::PreconditionFailed => {
                 "If-Match does not match the current version; fetch the record again".to_owned()
+            }
+            ApiError::PreconditionRequired => {
+                "send If-Match with the ETag of the version this change was decided on".to_owned()
             }
             ApiError::PayloadTooLarge => "the body is larger than 64 KiB".to_owned(),
             ApiError::UnsupportedMediaType => "the body must be application/json".to_owned(),

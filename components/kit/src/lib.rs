@@ -23,10 +23,12 @@ pub mod error;
 mod forward;
 pub mod login;
 pub mod request;
+pub mod resource;
 pub mod response;
 pub mod routes;
 pub mod sessions;
 pub mod throttle;
+pub mod transitions;
 pub mod users;
 
 pub use error::ApiError;

@@ -64,9 +64,16 @@ impl Ctx {
 
     /// The `:id` of `/api/<things>/:id`. Ids are UUIDs; anything else cannot
     /// name a record, so it is a 404 like any other unknown id.
+    /// The `:id` segment of the operation's route (the last segment when
+    /// the route has none).
     pub fn id_param(&self) -> Result<Uuid, ApiError> {
-        let last = self.path.rsplit('/').next().unwrap_or_default();
-        Uuid::try_parse(last).map_err(|_| ApiError::NotFound)
+        let at = crate::routes::route_of(self.operation)
+            .and_then(|r| r.pattern.split('/').position(|s| s == ":id"));
+        let segment = match at {
+            Some(i) => self.path.split('/').nth(i),
+            None => self.path.rsplit('/').next(),
+        };
+        Uuid::try_parse(segment.unwrap_or_default()).map_err(|_| ApiError::NotFound)
     }
 
     /// `If-Match`: `None` when absent or `*`; otherwise the version it names.

@@ -32,6 +32,40 @@ pub const ROUTES: &[Route] = &[
         allow: "GET, PUT, DELETE",
     },
     Route {
+        pattern: "/api/products",
+        operations: &[("GET", "products-list"), ("POST", "products-create")],
+        allow: "GET, POST",
+    },
+    Route {
+        pattern: "/api/products/:id",
+        operations: &[
+            ("GET", "products-get"),
+            ("PUT", "products-update"),
+            ("DELETE", "products-delete"),
+        ],
+        allow: "GET, PUT, DELETE",
+    },
+    Route {
+        pattern: "/api/promotions",
+        operations: &[("GET", "promotions-list"), ("POST", "promotions-create")],
+        allow: "GET, POST",
+    },
+    Route {
+        pattern: "/api/promotions/:id",
+        operations: &[
+            ("GET", "promotions-get"),
+            ("PUT", "promotions-update"),
+            ("DELETE", "promotions-delete"),
+        ],
+        allow: "GET, PUT, DELETE",
+    },
+    // The workflow is its own operation: a status changes only here.
+    Route {
+        pattern: "/api/promotions/:id/transitions",
+        operations: &[("POST", "promotions-transition")],
+        allow: "POST",
+    },
+    Route {
         pattern: "/api/auth/register",
         operations: &[("POST", "auth-register")],
         allow: "POST",

@@ -109,7 +109,14 @@ pub fn update(ctx: &Ctx) -> Result<Reply, ApiError> {
             Some(hash_password(new_password)?)
         }
     };
-    crud::update_if(ctx, &USER, &caller, changes.columns(new_hash), expected)
+    crud::update_if(
+        ctx,
+        &USER,
+        &caller,
+        changes.columns(new_hash),
+        expected,
+        None,
+    )
 }
 
 fn self_or_admin(caller: &Caller, id: Uuid) -> Result<(), ApiError> {

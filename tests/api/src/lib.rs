@@ -435,6 +435,29 @@ impl Reply {
     }
 }
 
+/// The `field` of each entry of a problem's `errors`, in order.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The statuses of requests sent at once (each a task), in order.
+pub async fn statuses_of(tasks: Vec<tokio::task::JoinHandle<u16>>) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.expect("the request's task"));
+    }
+    statuses.sort();
+    statuses
+}
+
 /// A fresh request id, to find exactly what one request wrote.
 pub fn request_id() -> String {
     format!("test-{}", Uuid::now_v7())

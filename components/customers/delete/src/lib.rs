@@ -7,8 +7,7 @@ use spin_sdk::http_component;
 #[http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     kit::run(req, out, "customers-delete", |ctx| {
-        let caller = kit::auth::authenticate(ctx)?;
-        kit::crud::delete(ctx, &CUSTOMER, &caller)
+        kit::resource::delete(ctx, &CUSTOMER)
     })
     .await
 }

@@ -9,8 +9,7 @@ use spin_sdk::http_component;
 #[http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     kit::run_front(req, out, "customers-get", |ctx| {
-        kit::auth::authenticate(ctx)?;
-        kit::crud::get(ctx, &CUSTOMER)
+        kit::resource::get(ctx, &CUSTOMER)
     })
     .await
 }

@@ -8,8 +8,7 @@ use spin_sdk::http_component;
 #[http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     kit::run_front(req, out, "customers-list", |ctx| {
-        kit::auth::authenticate(ctx)?;
-        kit::crud::list(ctx, &CUSTOMER)
+        kit::resource::list(ctx, &CUSTOMER)
     })
     .await
 }

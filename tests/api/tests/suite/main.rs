@@ -10,6 +10,8 @@ mod failures;
 mod hostile;
 mod listing;
 mod privileges;
+mod products;
+mod promotions;
 mod sessions;
 mod trail;
 mod users;
