@@ -293,11 +293,11 @@ values = [
 values = ["0001-01-01", "2024-02-29", "9999-12-31", "9999-12-31T23:59:59Z"]
 
 [[operations]]
-include-operation-id = ["customers-create", "customers-update"]
+include-operation-id = ["customers-create", "customers-update", "products-create", "products-update", "promotions-create", "promotions-update"]
 parameters = { "body.validFrom" = { dictionary = "edge_instants", probability = 0.2 }, "body.validThru" = { dictionary = "edge_instants", probability = 0.2 } }
 
 [[operations]]
-include-operation-id = "customers-list"
+include-operation-id = ["customers-list", "products-list", "promotions-list"]
 parameters = { "query.validOn" = { dictionary = "edge_dates", probability = 0.2 } }
 
 [[operations]]
