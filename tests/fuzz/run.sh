@@ -249,6 +249,23 @@ PY
         sleep 0.2
     done
 }
+# Promotions that exist, with a customer and a product that exist, so that
+# the promotion operations and the workflow get past their 404s and 422s.
+seed_promotions() {
+    local customer product i
+    customer=$(api -X POST -d "{\"code\": \"fuzz-promo-$TAG\", \"name\": \"Fuzz promotions\"}" "$BASE_URL/api/customers" |
+        "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+    product=$(api -X POST -d "{\"code\": \"fuzz-p-$TAG\", \"name\": \"Fuzz product\", \"hierarchyLevel\": \"sku\"}" \
+        "$BASE_URL/api/products" | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+    echo "\"$customer\"" >"$WORK/customer-ids.dict"
+    : >"$WORK/promotion-ids.dict"
+    for i in 1 2 3 4 5; do
+        api -X POST -d "{\"name\": \"Fuzz $i\", \"customerId\": \"$customer\",
+            \"products\": [{\"productId\": \"$product\", \"discounts\": [{\"type\": \"percent\", \"value\": \"$i\"}]}]}" \
+            "$BASE_URL/api/promotions" | "$VENV/bin/python" -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["id"]))' \
+            >>"$WORK/promotion-ids.dict"
+    done
+}
 
 write_config() {
     # schemathesis's default expected statuses plus 412: a stale If-Match is
@@ -272,14 +289,22 @@ checks.negative_data_rejection.expected-statuses = [400, 401, 403, 404, 405, 406
 
 # A transition may be refused by the workflow (409, 403) or be stale (412),
 # and one without If-Match is 428 (RFC 6585), the status for exactly that.
+# Half its ids name promotions that exist.
 [[operations]]
 include-operation-id = "promotions-transition"
+parameters = { "path.id" = { dictionary = "promotion_ids", probability = 0.5 } }
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 401, 403, 404, 409, 412, 422, 429, "5xx"]
 checks.negative_data_rejection.expected-statuses = [400, 401, 403, 404, 405, 406, 409, 412, 413, 415, 422, 428, 429, "5xx"]
 checks.missing_required_header.expected-statuses = [400, 401, 403, 406, 415, 422, 428]
 
 [dictionaries.audit_ids]
 from-file = "audit-ids.dict"
+
+[dictionaries.promotion_ids]
+from-file = "promotion-ids.dict"
+
+[dictionaries.customer_ids]
+from-file = "customer-ids.dict"
 
 # Half the ids are events that exist, so the 200 path is fuzzed too.
 [[operations]]
@@ -355,6 +380,7 @@ main() {
     start_host --variable registrations_per_address=1000000 --variable login_failures_per_address=1000000
     start_relay
     seed_audit_trail
+    seed_promotions
     write_config
 
     run_pass admin "$ADMIN_TOKEN" "$MAX_EXAMPLES" "" \
