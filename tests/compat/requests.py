@@ -108,6 +108,11 @@ def main():
     first = ask("create", "POST", "/api/customers", {"code": "ducks", "name": "Ducks R Us"})
     ask("create, trailing slash", "POST", "/api/customers/", {"code": "geese", "name": "Geese Ltd"})
     ask("duplicate code", "POST", "/api/customers", {"code": "DUCKS", "name": "Again"})
+    geese = ask("create, for a rename", "POST", "/api/customers", {"code": "ganders", "name": "Ganders"}) or {}
+    # A unique key refusing an UPDATE is an error, not ON CONFLICT: Spin
+    # 3.6.3 gives only its message.
+    ask("rename onto a taken code", "PUT", f"/api/customers/{geese.get('id', UNKNOWN)}",
+        {"code": "Ducks", "name": "Ganders"})
     # Bodies bigger than a couple of the host's buffered writes, handed on by
     # the front door: accepted, and over the extraFields limit refused.
     ask("create, 15 KiB", "POST", "/api/customers",

@@ -204,11 +204,39 @@ fn sqlstate_in_text(text: &str) -> Option<String> {
         (code.len() == 5 && code.chars().all(|c| c.is_ascii_alphanumeric())).then_some(code)
     };
     // Spin 3.6.3 gives only "db error: ERROR: <message>"; the migrations'
-    // own refusals start their message with their code for that reason.
+    // own refusals start their message with their code for that reason, and
+    // Postgres's own are known by their (English) messages.
     MARKERS
         .iter()
         .find_map(|marker| five_after(marker))
         .or_else(|| five_after("ERROR: ").filter(|code| code.starts_with("SP")))
+        .or_else(|| sqlstate_of_message(text))
+}
+
+/// The SQLSTATE of a message Postgres words this way, for the errors the
+/// API answers with something other than 500: a taken key (409), a
+/// reference that vanished or is still held (409, when a create and a
+/// delete race), and the transient ones (503). Only Postgres's default
+/// English messages (`lc_messages`) are known; any other wording is a 500,
+/// as an unknown error is.
+fn sqlstate_of_message(text: &str) -> Option<String> {
+    const MESSAGES: [(&str, &str); 7] = [
+        ("duplicate key value violates unique constraint", "23505"),
+        ("violates foreign key constraint", "23503"),
+        ("could not serialize access", "40001"),
+        ("deadlock detected", "40P01"),
+        ("sorry, too many clients already", "53300"),
+        (
+            "terminating connection due to administrator command",
+            "57P01",
+        ),
+        ("the database system is shutting down", "57P03"),
+    ];
+    let message = &text[text.find("ERROR: ")? + "ERROR: ".len()..];
+    MESSAGES
+        .iter()
+        .find(|(words, _)| message.contains(words))
+        .map(|(_, code)| (*code).to_owned())
 }
 
 /// JSON as bytes, from a jsonb value or from text holding JSON (a record's
@@ -269,5 +297,17 @@ mod tests {
             sqlstate_in_text("db error: ERROR: duplicate key value").as_deref(),
             None
         );
+        // Postgres's own errors under Spin 3.6.3: known by their messages.
+        let taken = "db error: ERROR: duplicate key value violates unique constraint \"customers_code_key\"";
+        assert_eq!(sqlstate_in_text(taken).as_deref(), Some("23505"));
+        let held = "db error: ERROR: update or delete on table \"products\" violates foreign key \
+                    constraint \"promotion_products_product_id_fkey\" on table \"promotion_products\"";
+        assert_eq!(sqlstate_in_text(held).as_deref(), Some("23503"));
+        assert_eq!(
+            sqlstate_in_text("db error: ERROR: relation \"x\" does not exist").as_deref(),
+            None
+        );
+        // A message is read only after "ERROR: ", not from anywhere.
+        assert_eq!(sqlstate_in_text("deadlock detected").as_deref(), None);
     }
 }
