@@ -18,14 +18,19 @@ use crate::response::Reply;
 
 /// A record body with its `ETag`.
 pub(crate) fn record(status: u16, body: Vec<u8>) -> Result<Reply, ApiError> {
-    /// Only the version is read (for the ETag): every other field is
-    /// skipped, not built into a JSON tree, on the warm read's path.
+    let version = version_of(&body)
+        .ok_or_else(|| ApiError::Internal("record without a version".to_owned()))?;
+    Ok(Reply::json_bytes(status, body).with_header("etag", format!("\"{version}\"")))
+}
+
+/// The `version` of a record body. Only the version is read: every other
+/// field is skipped, not built into a JSON tree, on the warm read's path.
+fn version_of(body: &[u8]) -> Option<i64> {
     #[derive(serde::Deserialize)]
     struct Versioned {
         version: i64,
     }
-    let version = serde_json::from_slice::<Versioned>(&body)
+    serde_json::from_slice::<Versioned>(body)
+        .ok()
         .map(|record| record.version)
-        .map_err(|_| ApiError::Internal("record without a version".to_owned()))?;
-    Ok(Reply::json_bytes(status, body).with_header("etag", format!("\"{version}\"")))
 }

@@ -1,6 +1,6 @@
 //! Reads: one record (through the cache) and keyset pages.
 
-use super::record;
+use super::{record, version_of};
 use crate::cache::{self, Cache};
 use crate::db::{self, Binds};
 use crate::error::ApiError;
@@ -22,11 +22,12 @@ pub fn get_by_id(entity: &Entity, id: Uuid) -> Result<Reply, ApiError> {
 }
 
 /// The stored JSON of record `id`: from the cache, or from Postgres (and
-/// then cached).
+/// then cached). A cached entry that is not a versioned record (written by
+/// something else, say) is read again from Postgres, not served.
 fn body_of(entity: &Entity, id: Uuid) -> Result<Vec<u8>, ApiError> {
     let cache = Cache::open();
     let key = cache::key(entity.object_type, id);
-    if let Some(body) = cache.get(&key) {
+    if let Some(body) = cache.get(&key).filter(|body| version_of(body).is_some()) {
         return Ok(body);
     }
     let body = stored_json(entity, id)?;

@@ -205,3 +205,30 @@ fn products_are_filtered_by_level_and_code() {
             .problem(400);
     })
 }
+
+/// A cache entry that is not a record (written by something else) is not
+/// served, and does not make the read fail: Postgres answers.
+#[test]
+fn a_cache_entry_that_is_not_a_record_is_read_again_from_postgres() {
+    block_on(async {
+        let app = app().await;
+        let (_, token) = app.token(false).await;
+        let id = new_product(app, &token).await;
+        let far = chrono::Utc::now().timestamp() + 3600;
+        app.put_cache_entry("product", &id, far, b"{\"not\": \"a record\"}")
+            .await;
+        let res = app
+            .call("GET", &format!("/api/products/{id}"))
+            .bearer(&token)
+            .send()
+            .await;
+        assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+        assert_eq!(res.json()["id"], id.as_str());
+        assert_eq!(res.header("etag"), Some("\"1\""));
+        let cached = app.cached("product", &id).await.unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&cached).unwrap()["id"],
+            id.as_str()
+        );
+    })
+}
