@@ -149,9 +149,11 @@ def check_spinkube():
         if ready != "/api/health" or ready not in routes:
             problems.append(f"{where}: readiness must be GET /api/health (a route of spin.toml), is {ready!r}")
         if not vault:
-            stores = [s["name"] for s in rc.get("keyValueStores", [])]
-            if stores != ["default"]:
-                problems.append(f"{where}: runtimeConfig.keyValueStores should define 'default' (the read cache), has {stores}")
+            stores = {s["name"]: s for s in rc.get("keyValueStores", [])}
+            if sorted(stores) != ["default", "replica"]:
+                problems.append(f"{where}: runtimeConfig.keyValueStores should define 'default' (the read cache) and 'replica' (its breaker), has {sorted(stores)}")
+            elif stores["replica"].get("type") != "spin" or stores["replica"].get("options"):
+                problems.append(f"{where}: keyValueStores 'replica' must be type spin without options (in memory, one per pod)")
     if len(apps) < 2:
         problems.append(f"expected the SpinApp and its Vault variant, found {len(apps)}")
     check(f"{len(apps)} SpinApps and {len(executors)} SpinAppExecutors valid against SpinKube v1alpha1 (spin-operator's types and webhooks) and spin.toml", problems)
@@ -370,6 +372,10 @@ def check_runtime_configs():
                 problems.append(f"{where}: variables_provider {provider}")
         if "default" not in rc.get("key_value_store", {}):
             problems.append(f"{where}: no [key_value_store.default] (the read cache)")
+        # The breaker's store must be Spin's own, in memory: one per replica,
+        # answering when Redis does not (kit::cache::breaker).
+        if rc.get("key_value_store", {}).get("replica") != {"type": "spin"}:
+            problems.append(f"{where}: [key_value_store.replica] must be type = \"spin\" without a path")
     if len(files) < 3:
         problems.append(f"expected the local, compose and Vault runtime configs, found {[f.name for f in files]}")
     check(f"{len(files)} Spin runtime configs use only keys Spin accepts", problems)

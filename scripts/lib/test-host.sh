@@ -28,7 +28,7 @@ serve() {
     local name=$1 manifest=$2
     shift 2
     local port log="$WORK/$name.log" rc="$WORK/runtime-config.toml"
-    printf '[key_value_store.default]\ntype = "redis"\nurl = "%s"\n' "$REDIS_URL" >"$rc"
+    printf '[key_value_store.default]\ntype = "redis"\nurl = "%s"\n[key_value_store.replica]\ntype = "spin"\n' "$REDIS_URL" >"$rc"
     # A log left by an earlier start of the same app (the floors start once
     # per concurrency) would say "Serving" before this one does.
     rm -f "$log"

@@ -1,6 +1,13 @@
-//! GET /api/health — 200 when Postgres and the cache (the key-value store)
-//! answer, 503 otherwise, with each check's result. No token needed: load
-//! balancers call it.
+//! GET /api/health — each check's result, and the status that says whether
+//! this replica can serve: 503 when Postgres does not answer (nothing can be
+//! served), 200 `degraded` when only the cache is down (everything is
+//! served from Postgres), 200 `ok` otherwise. No token needed: load
+//! balancers and the SpinApp's readiness probe call it.
+//!
+//! The cache is never called here: a hung Redis would hold the answer for
+//! as long as it hangs (Spin's client has no timeout). Its check is what
+//! the replica's breaker knows (kit::cache::breaker), and a probe after
+//! the response keeps that knowledge fresh when nothing else calls it.
 
 use kit::Reply;
 use serde_json::json;
@@ -11,8 +18,7 @@ use spin_sdk::http_component;
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     kit::run(req, out, "health", |_| {
         let postgres = kit::db::ping().map_err(|e| format!("{e:?}"));
-        let cache = kit::cache::ping();
-        let healthy = postgres.is_ok() && cache.is_ok();
+        let cache = kit::cache::health();
         let check = |name: &str, result: &Result<(), String>| match result {
             Ok(()) => "ok",
             Err(why) => {
@@ -20,13 +26,19 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
                 "down"
             }
         };
+        let serving = postgres.is_ok();
+        let status = match (serving, cache.is_ok()) {
+            (false, _) => "unavailable",
+            (true, false) => "degraded",
+            (true, true) => "ok",
+        };
         let (postgres, cache) = (check("postgres", &postgres), check("cache", &cache));
         let body = json!({
-            "status": if healthy { "ok" } else { "unavailable" },
+            "status": status,
             "checks": { "postgres": postgres, "cache": cache },
         });
-        let reply = Reply::json(if healthy { 200 } else { 503 }, &body);
-        Ok(if healthy {
+        let reply = Reply::json(if serving { 200 } else { 503 }, &body);
+        Ok(if serving {
             reply
         } else {
             reply.with_header("retry-after", "5")

@@ -15,7 +15,7 @@ pub fn connect() -> Result<Connection, ApiError> {
 /// The database named by the Spin variable `variable`.
 pub fn connect_to(variable: &str) -> Result<Connection, ApiError> {
     let url = config::required(variable)?;
-    Connection::open(&url).map_err(|e| classify(e, ""))
+    Connection::open(&url).map_err(|e| classify(e, "", false))
 }
 
 /// `{"items": [...], "nextCursor": ...}` around a JSON array that Postgres
@@ -136,7 +136,7 @@ pub fn one_row(
 ) -> Result<Vec<DbValue>, ApiError> {
     let mut rows = db
         .query(sql, params)
-        .map_err(|e| classify(e, conflict))?
+        .map_err(|e| classify(e, conflict, modifies(sql)))?
         .rows;
     match rows.len() {
         1 => Ok(rows.remove(0)),
@@ -146,14 +146,30 @@ pub fn one_row(
     }
 }
 
+/// Whether `sql` changes data (every write here is written with these
+/// words): its outcome is unknown when the connection dies under it.
+fn modifies(sql: &str) -> bool {
+    ["INSERT INTO", "UPDATE ", "DELETE FROM"]
+        .iter()
+        .any(|verb| sql.contains(verb))
+}
+
 /// SQLSTATE → HTTP. Spin reports most errors structured, but a violation
 /// raised while rows stream back arrives as text (see spin-verified.md), so
-/// both shapes are read.
-fn classify(error: PgError, conflict: &str) -> ApiError {
+/// both shapes are read. `writes`: the statement changes data.
+fn classify(error: PgError, conflict: &str, writes: bool) -> ApiError {
     let code = match &error {
         PgError::ConnectionFailed(why) => {
             eprintln!("postgres connection failed: {why}");
             return ApiError::Unavailable("the database");
+        }
+        PgError::QueryFailed(QueryError::Text(text)) if connection_lost(text) => {
+            eprintln!("postgres connection lost during a statement: {text}");
+            return if writes {
+                ApiError::OutcomeUnknown
+            } else {
+                ApiError::Unavailable("the database")
+            };
         }
         PgError::QueryFailed(QueryError::DbError(db)) => Some(db.code.clone()),
         PgError::QueryFailed(QueryError::Text(text)) => sqlstate_in_text(text),
@@ -181,6 +197,22 @@ fn classify(error: PgError, conflict: &str) -> ApiError {
         Some(c) if c.starts_with("08") => ApiError::Unavailable("the database"),
         _ => ApiError::Internal(format!("postgres: {error:?}")),
     }
+}
+
+/// A statement whose connection closed or failed under it (a backend
+/// terminated, a database restarted): tokio-postgres's `Closed` and `Io`
+/// kinds, as Spin 4.0.2 words them (their Debug form,
+/// `Error { kind: Closed, cause: None }`) and Spin 3.6.3 (their Display
+/// form).
+fn connection_lost(text: &str) -> bool {
+    [
+        "kind: Closed",
+        "kind: Io",
+        "connection closed",
+        "error communicating with the server",
+    ]
+    .iter()
+    .any(|words| text.contains(words))
 }
 
 /// The SQLSTATE in a stringified error. Spin 4.0.2 words an error raised
@@ -277,7 +309,29 @@ pub fn ping() -> Result<(), ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::sqlstate_in_text;
+    use super::{classify, sqlstate_in_text};
+    use crate::error::ApiError;
+    use spin_sdk::pg4::{PgError, QueryError};
+
+    #[test]
+    fn a_connection_lost_under_a_statement_is_a_503_and_a_write_says_its_outcome_is_unknown() {
+        for text in [
+            "Error { kind: Closed, cause: None }",
+            "connection closed",
+            "Error { kind: Io, cause: Some(Os { code: 104, kind: ConnectionReset }) }",
+            "error communicating with the server: Connection reset by peer (os error 104)",
+        ] {
+            let lost = || PgError::QueryFailed(QueryError::Text(text.to_owned()));
+            assert!(
+                matches!(classify(lost(), "", false), ApiError::Unavailable(_)),
+                "{text}"
+            );
+            assert!(
+                matches!(classify(lost(), "", true), ApiError::OutcomeUnknown),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn reads_the_sqlstate_spin_puts_in_text_errors() {

@@ -24,6 +24,9 @@ pub enum ApiError {
     TooManyRequests(&'static str, u64),
     /// 503 with `Retry-After`: a dependency we cannot work without is down.
     Unavailable(&'static str),
+    /// 503 with `Retry-After`: the database's connection was lost while it
+    /// ran a change, so whether the change was made is not known.
+    OutcomeUnknown,
     /// 500. The message goes to the log only, never to the client.
     Internal(String),
 }
@@ -43,7 +46,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => 415,
             ApiError::Validation(_) => 422,
             ApiError::TooManyRequests(..) => 429,
-            ApiError::Unavailable(_) => 503,
+            ApiError::Unavailable(_) | ApiError::OutcomeUnknown => 503,
             ApiError::Internal(_) => 500,
         }
     }
@@ -63,6 +66,7 @@ impl ApiError {
             ApiError::Validation(_) => ("validation", "Validation failed"),
             ApiError::TooManyRequests(..) => ("too-many-requests", "Too many requests"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::OutcomeUnknown => ("outcome-unknown", "Outcome unknown"),
             ApiError::Internal(_) => ("internal", "Internal error"),
         }
     }
@@ -87,6 +91,11 @@ impl ApiError {
                 format!("{why}; try again in {seconds} seconds")
             }
             ApiError::Unavailable(what) => format!("{what} is unavailable; retry shortly"),
+            ApiError::OutcomeUnknown => "the connection to the database was lost before it \
+                confirmed this change, so it may or may not have been made: read the record \
+                to find out, or send the same request again (with If-Match, a change that \
+                was made is refused with 412 rather than made twice)"
+                .to_owned(),
             ApiError::Internal(_) => "something went wrong on our side".to_owned(),
         }
     }
@@ -111,7 +120,9 @@ impl ApiError {
         let headers = match self {
             ApiError::Unauthorized(_) => vec![("www-authenticate", "Bearer".to_owned())],
             ApiError::MethodNotAllowed(allow) => vec![("allow", (*allow).to_owned())],
-            ApiError::Unavailable(_) => vec![("retry-after", "5".to_owned())],
+            ApiError::Unavailable(_) | ApiError::OutcomeUnknown => {
+                vec![("retry-after", "5".to_owned())]
+            }
             ApiError::TooManyRequests(_, seconds) => vec![("retry-after", seconds.to_string())],
             _ => vec![],
         };

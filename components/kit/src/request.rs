@@ -159,7 +159,9 @@ async fn serve<F>(
         Ok(ctx) => route(ctx).await,
         Err(e) => Err(e),
     };
-    finish(operation, &request_id, outcome).send(&request_id, out)
+    finish(operation, &request_id, outcome).send(&request_id, out);
+    // The client has its answer; what is left waits on nobody.
+    crate::cache::after_response();
 }
 
 fn dispatch(ctx: &Ctx) -> Result<Dispatch, ApiError> {

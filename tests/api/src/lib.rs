@@ -187,7 +187,10 @@ impl TestApp {
         ));
         std::fs::write(
             &runtime_config,
-            format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{cache_url}\"\n"),
+            format!(
+                "[key_value_store.default]\ntype = \"redis\"\nurl = \"{cache_url}\"\n\
+                 [key_value_store.replica]\ntype = \"spin\"\n"
+            ),
         )?;
         let app = App::load(
             workspace_root().join("spin.toml"),
@@ -201,7 +204,7 @@ impl TestApp {
         let _ = std::fs::remove_file(&runtime_config);
         let app = app?;
         let db = PgPool::connect(&db_url).await?;
-        let redis = redis::Client::open(redis_url())?;
+        let redis = redis::Client::open(cache_url)?;
         Ok(TestApp {
             app,
             db,
@@ -286,12 +289,14 @@ impl TestApp {
             .query_async::<Option<Vec<u8>>>(&mut conn)
             .await
             .ok()??;
+        // `<expires at, unix s> <put at, unix ms>\n<record>` (kit::cache).
         let newline = stored.iter().position(|b| *b == b'\n')?;
-        let expires_at = std::str::from_utf8(&stored[..newline]).ok()?.parse().ok()?;
+        let head = std::str::from_utf8(&stored[..newline]).ok()?;
+        let expires_at = head.split(' ').next()?.parse().ok()?;
         Some((expires_at, stored[newline + 1..].to_vec()))
     }
 
-    /// Writes a cache entry as the key-value store holds it.
+    /// Writes a cache entry as the key-value store holds it, put now.
     pub async fn put_cache_entry(
         &self,
         object_type: &str,
@@ -300,8 +305,7 @@ impl TestApp {
         record: &[u8],
     ) {
         let mut conn = self.redis.get_multiplexed_async_connection().await.unwrap();
-        let mut stored = format!("{expires_at}\n").into_bytes();
-        stored.extend_from_slice(record);
+        let stored = cache_value(expires_at, record);
         redis::cmd("SET")
             .arg(format!("spintemp:{object_type}:{id}"))
             .arg(stored)
@@ -309,6 +313,15 @@ impl TestApp {
             .await
             .unwrap();
     }
+}
+
+/// A value as kit::cache stores it, put now: `<expires at, unix s> <put at,
+/// unix ms>\n<value>`.
+pub fn cache_value(expires_at: i64, value: &[u8]) -> Vec<u8> {
+    let put_at = chrono::Utc::now().timestamp_millis();
+    let mut stored = format!("{expires_at} {put_at}\n").into_bytes();
+    stored.extend_from_slice(value);
+    stored
 }
 
 /// Where test requests come from unless they say otherwise: an address of

@@ -3,11 +3,19 @@
 //! Stores come from the runtime config (`[key_value_store.<label>]`); `default`
 //! exists without one. A component opens only the labels in its
 //! `key_value_stores` (`access-denied` otherwise), and the app refuses to
-//! start when a component names a label nothing defines. A Redis store holds
-//! one connection manager for the whole app, made on first use, as Spin's
-//! `key-value-redis` does; keys are stored as given. The local store, which
-//! Spin keeps in SQLite under `.spin/`, lives in memory here for the life of
-//! the process.
+//! start when a component names a label nothing defines.
+//!
+//! A Redis store is what Spin 3.6.3 and 4.0.2's `key-value-redis` make of
+//! it, with the redis-rs version they lock (0.32.5): one
+//! `ConnectionManager` for the whole app, made on the first `open` with the
+//! client's defaults (no connection or response timeout; a lost connection
+//! is made again in the background, 6 tries from 100 ms, doubling), and a
+//! PING on every `open` whose failure is ignored. So a hung Redis holds
+//! `open`, `get` and the rest for as long as it hangs, and a dead one holds
+//! each call for the reconnect's tries, as under Spin. Keys are stored as
+//! given. The local store (`type = "spin"`), which Spin keeps in SQLite
+//! (under `.spin/` for `default`, in memory without a `path`), lives in
+//! memory here for the life of the process.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -120,8 +128,12 @@ impl wit::HostStore for HostState {
             .get(&label)
             .ok_or(Error::NoSuchStore)?
             .clone();
-        // Spin connects on open (once per app) and fails the open if it cannot.
-        backend.redis().await?;
+        // Spin connects on the first open (once per app) and fails that open
+        // if it cannot; every open then PINGs, ignoring the answer (the
+        // connection manager reconnects on its own), but waiting for it.
+        if let Some(mut redis) = backend.redis().await? {
+            let _: Result<(), _> = redis::cmd("PING").query_async(&mut redis).await;
+        }
         self.table
             .push(KvStore { backend })
             .map_err(|_| Error::StoreTableFull)

@@ -1,9 +1,14 @@
 //! `fermyon:spin/redis@2.0.0` against a real Redis, as Spin does it: one
-//! multiplexed connection per `open` (no pooling across requests), addresses
-//! checked against `allowed_outbound_hosts` before any I/O, and `execute`
-//! replies flattened into a list of `redis-result`.
+//! multiplexed connection per `open` (no pooling across requests), made
+//! with redis-rs 0.32's default `AsyncConnectionConfig` as Spin makes it (no
+//! connection or response timeout: a hung Redis holds the call for as long
+//! as it hangs), addresses checked against `allowed_outbound_hosts` before
+//! any I/O, and `execute` replies flattened into a list of `redis-result`.
 
-use redis::{aio::MultiplexedConnection, AsyncCommands as _, FromRedisValue, ParsingError, Value};
+use redis::{
+    aio::MultiplexedConnection, AsyncCommands as _, AsyncConnectionConfig, FromRedisValue,
+    RedisResult as ClientResult, Value,
+};
 use wasmtime::component::Resource;
 
 use crate::bindings::fermyon::spin2_0_0::redis::{self as wit, Error, RedisParameter, RedisResult};
@@ -42,7 +47,7 @@ impl wit::HostConnection for HostState {
         }
         let conn = redis::Client::open(address.as_str())
             .map_err(|_| Error::InvalidAddress)?
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&AsyncConnectionConfig::new())
             .await
             .map_err(other)?;
         self.table
@@ -121,7 +126,7 @@ impl wit::HostConnection for HostState {
             .sadd(&key, &values)
             .await
             .map_err(|e| {
-                if e.kind() == redis::ErrorKind::UnexpectedReturnType {
+                if e.kind() == redis::ErrorKind::TypeError {
                     Error::TypeError
                 } else {
                     other(e)
@@ -185,19 +190,27 @@ impl wit::Host for HostState {}
 struct RedisResults(Vec<RedisResult>);
 
 impl FromRedisValue for RedisResults {
-    fn from_redis_value(value: Value) -> Result<Self, ParsingError> {
+    fn from_redis_value(value: &Value) -> ClientResult<Self> {
         let mut results = Vec::new();
         flatten(&mut results, value)?;
         Ok(Self(results))
     }
 }
 
-fn flatten(out: &mut Vec<RedisResult>, value: Value) -> Result<(), ParsingError> {
+fn refused(what: &str) -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::TypeError,
+        "Could not convert Redis response",
+        format!("Redis {what} is not supported"),
+    ))
+}
+
+fn flatten(out: &mut Vec<RedisResult>, value: &Value) -> ClientResult<()> {
     match value {
         Value::Nil => out.push(RedisResult::Nil),
-        Value::Int(v) => out.push(RedisResult::Int64(v)),
-        Value::BulkString(bytes) => out.push(RedisResult::Binary(bytes)),
-        Value::SimpleString(s) => out.push(RedisResult::Status(s)),
+        Value::Int(v) => out.push(RedisResult::Int64(*v)),
+        Value::BulkString(bytes) => out.push(RedisResult::Binary(bytes.clone())),
+        Value::SimpleString(s) => out.push(RedisResult::Status(s.clone())),
         Value::Okay => out.push(RedisResult::Status("OK".to_string())),
         Value::Array(values) | Value::Set(values) => {
             for value in values {
@@ -205,23 +218,19 @@ fn flatten(out: &mut Vec<RedisResult>, value: Value) -> Result<(), ParsingError>
             }
         }
         Value::Double(v) => out.push(RedisResult::Binary(v.to_string().into_bytes())),
-        Value::Boolean(v) => out.push(RedisResult::Int64(i64::from(v))),
-        Value::BigNumber(v) => out.push(RedisResult::Binary(v)),
-        Value::Map(_) => return Err("Redis Map type is not supported".to_string().into()),
-        Value::Attribute { .. } => {
-            return Err("Redis Attribute type is not supported".to_string().into())
+        Value::Boolean(v) => out.push(RedisResult::Int64(i64::from(*v))),
+        Value::BigNumber(v) => out.push(RedisResult::Binary(v.to_string().into_bytes())),
+        Value::Map(_) => return Err(refused("Map type")),
+        Value::Attribute { .. } => return Err(refused("Attribute type")),
+        Value::VerbatimString { .. } => return Err(refused("string with format attribute")),
+        Value::Push { .. } => return Err(refused("Pub/Sub types")),
+        Value::ServerError(err) => {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::ResponseError,
+                "Server error",
+                format!("{err:?}"),
+            )))
         }
-        Value::VerbatimString { .. } => {
-            return Err("Redis string with format attribute is not supported"
-                .to_string()
-                .into())
-        }
-        Value::Push { .. } => {
-            return Err("Redis Pub/Sub types are not supported".to_string().into())
-        }
-        Value::ServerError(err) => return Err(format!("{err:?}").into()),
-        #[allow(unreachable_patterns)]
-        other => return Err(format!("unsupported Redis reply {other:?}").into()),
     }
     Ok(())
 }

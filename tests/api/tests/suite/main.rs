@@ -5,6 +5,7 @@
 mod audit;
 mod audit_store;
 mod auth;
+mod cache_faults;
 mod customers;
 mod failures;
 mod hostile;

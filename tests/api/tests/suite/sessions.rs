@@ -554,18 +554,13 @@ fn the_memo_skips_only_the_signature_and_cannot_be_planted() {
             &forger.private_pem,
         )
         .unwrap();
-        let far_future = format!("{}\n", chrono::Utc::now().timestamp() + 3600);
+        let far_future = api_tests::cache_value(chrono::Utc::now().timestamp() + 3600, b"");
         use sha2::Digest;
         let plain: String = sha2::Sha256::digest(forged.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        redis_set(
-            app,
-            &format!("spintemp:token:{plain}"),
-            far_future.as_bytes(),
-        )
-        .await;
+        redis_set(app, &format!("spintemp:token:{plain}"), &far_future).await;
         let own: [u8; 32] = STANDARD
             .decode(&forger.memo_key)
             .unwrap()
@@ -574,7 +569,7 @@ fn the_memo_skips_only_the_signature_and_cannot_be_planted() {
         redis_set(
             app,
             &kit::auth::memo::entry_key(&own, app.keys.public_pem.trim(), &forged),
-            far_future.as_bytes(),
+            &far_future,
         )
         .await;
         app.call("GET", "/api/audit")
@@ -590,7 +585,7 @@ fn the_memo_skips_only_the_signature_and_cannot_be_planted() {
         expired.iat -= 3600;
         expired.exp -= 3600;
         let expired = spintemp_admin::token::mint(&expired, &app.keys.private_pem).unwrap();
-        redis_set(app, &memo_key(app, &expired), far_future.as_bytes()).await;
+        redis_set(app, &memo_key(app, &expired), &far_future).await;
         app.call("GET", "/api/customers")
             .bearer(&expired)
             .send()
@@ -600,7 +595,7 @@ fn the_memo_skips_only_the_signature_and_cannot_be_planted() {
             spintemp_admin::token::Claims::new(Uuid::now_v7(), "x@example.com", false, 600);
         foreign.aud = "someone-else".into();
         let foreign = spintemp_admin::token::mint(&foreign, &app.keys.private_pem).unwrap();
-        redis_set(app, &memo_key(app, &foreign), far_future.as_bytes()).await;
+        redis_set(app, &memo_key(app, &foreign), &far_future).await;
         app.call("GET", "/api/customers")
             .bearer(&foreign)
             .send()

@@ -1,0 +1,279 @@
+//! Cache-aside through Spin's key-value API (`default` store): Redis in
+//! production through the runtime config, Spin's local store when none names
+//! one. The cache is an optimisation: when the store fails, reads go to
+//! Postgres and writes still succeed.
+//!
+//! The key-value API has no TTL, so each value carries its own expiry and
+//! the moment it was put (`<unix seconds> <unix ms>\n<record>`): an entry
+//! whose invalidation was lost is served at most `cache_ttl_seconds`, and
+//! none put before the cache last came back ([`breaker`]).
+//!
+//! Every call goes through [`breaker`], which knows, across requests on
+//! this replica, whether the cache answers; one store handle serves the
+//! whole request (under Spin, each `open` of a Redis store is a PING).
+
+pub mod breaker;
+
+use crate::config;
+use breaker::{Decision, State};
+use spin_sdk::key_value::{Error, Store};
+use std::cell::RefCell;
+use uuid::Uuid;
+
+/// The store the cache lives in.
+const CACHE_STORE: &str = "default";
+/// The replica's own store, where [`breaker::State`] lives.
+const REPLICA_STORE: &str = "replica";
+const BREAKER_KEY: &str = "spintemp:cache-breaker";
+/// What a probe asks for; nothing is ever stored under it.
+const PROBE_KEY: &str = "spintemp:health";
+
+/// What this request knows of the cache. A component instance serves one
+/// request, so this lasts exactly one.
+#[derive(Default)]
+struct ThisRequest {
+    decision: Option<Decision>,
+    /// The cache's store, opened on the first call.
+    store: Option<Store>,
+    /// Our first call is the replica's probe, not yet back.
+    probe_out: bool,
+    /// A call failed: the rest of the request does without the cache.
+    failed: bool,
+    distrust_before: i64,
+}
+
+thread_local! {
+    static REQUEST: RefCell<ThisRequest> = RefCell::default();
+}
+
+fn now_ms() -> i64 {
+    crate::now().timestamp_millis()
+}
+
+fn replica_state() -> Option<(Store, State)> {
+    let store = Store::open(REPLICA_STORE)
+        .map_err(|e| {
+            eprintln!(
+                "cache: store {REPLICA_STORE:?} unavailable ({e}); calling the cache unguarded"
+            )
+        })
+        .ok()?;
+    let state = match store.get(BREAKER_KEY) {
+        Ok(value) => State::decode(&value.unwrap_or_default()),
+        Err(e) => {
+            eprintln!("cache: {REPLICA_STORE:?} unreadable ({e}); calling the cache unguarded");
+            return None;
+        }
+    };
+    Some((store, state))
+}
+
+fn write_state(store: &Store, state: &State) {
+    if let Err(e) = store.set(BREAKER_KEY, state.encode().as_bytes()) {
+        eprintln!("cache: could not record the cache's state in {REPLICA_STORE:?}: {e}");
+    }
+}
+
+/// After a call (a probe or not) came back: the replica's state moves on,
+/// from what it is now, not from what it was when the request began.
+fn record_outcome(answered: bool, was_probe: bool) -> Option<State> {
+    let (store, state) = replica_state()?;
+    let now = now_ms();
+    let next = if answered {
+        state.answered(now, was_probe)
+    } else {
+        state.failed(now, was_probe)
+    };
+    if next != state {
+        write_state(&store, &next);
+    }
+    Some(next)
+}
+
+/// This request's decision, made on its first use of the cache.
+fn decide(request: &mut ThisRequest) -> Decision {
+    if let Some(decision) = request.decision {
+        return decision;
+    }
+    let decision = match replica_state() {
+        None => Decision::Use,
+        Some((store, state)) => {
+            let (decision, announce) = state.decide(now_ms());
+            if let Some(next) = announce {
+                write_state(&store, &next);
+            }
+            request.distrust_before = state.distrust_before;
+            decision
+        }
+    };
+    request.probe_out = decision == Decision::Probe;
+    request.decision = Some(decision);
+    decision
+}
+
+/// Runs `call` on the cache's store, unless the breaker says not to.
+/// `None` when it was not called or failed (and then the breaker knows).
+fn call<T>(what: &str, op: impl FnOnce(&Store) -> Result<T, Error>) -> Option<T> {
+    REQUEST.with_borrow_mut(|request| {
+        if request.failed || matches!(decide(request), Decision::Skip { .. }) {
+            return None;
+        }
+        if request.store.is_none() {
+            match Store::open(CACHE_STORE) {
+                Ok(store) => request.store = Some(store),
+                Err(e) => return failed(request, "open", e),
+            }
+        }
+        match op(request.store.as_ref()?) {
+            Ok(value) => {
+                if std::mem::take(&mut request.probe_out) {
+                    // If the probe took long enough for the breaker to open,
+                    // its answer closed it, and what this request reads next
+                    // must not be older than that.
+                    if let Some(now) = record_outcome(true, true) {
+                        request.distrust_before = now.distrust_before;
+                    }
+                }
+                Some(value)
+            }
+            Err(e) => failed(request, what, e),
+        }
+    })
+}
+
+fn failed<T>(request: &mut ThisRequest, what: &str, e: impl std::fmt::Display) -> Option<T> {
+    eprintln!("cache {what} failed, serving from Postgres until the cache answers again: {e}");
+    request.failed = true;
+    let was_probe = std::mem::take(&mut request.probe_out);
+    record_outcome(false, was_probe);
+    None
+}
+
+/// Called once the response is sent: the probe this request was given, if
+/// any. No client waits for it, however long the cache takes.
+pub fn after_response() {
+    let probe = REQUEST.with_borrow(|r| r.decision == Some(Decision::Skip { probe_after: true }));
+    if probe {
+        let answered = Store::open(CACHE_STORE).and_then(|store| store.exists(PROBE_KEY));
+        if let Err(e) = &answered {
+            eprintln!("cache probe failed: {e}");
+        }
+        record_outcome(answered.is_ok(), true);
+    }
+}
+
+/// What `GET /api/health` says of the cache, without ever calling it (it
+/// would wait as long as a hung cache hangs): up only when it has answered
+/// this replica and the breaker is closed; down when the breaker is open,
+/// a probe has been out too long, or it never answered yet (a replica that
+/// just started says so until its first probe is back). When nothing has
+/// called the cache lately, the health check's own response is followed by
+/// a probe.
+pub fn health() -> Result<(), String> {
+    REQUEST.with_borrow_mut(|request| {
+        let Some((store, state)) = replica_state() else {
+            return Err(format!("store {REPLICA_STORE:?} unavailable"));
+        };
+        let (decision, next) = state.decide(now_ms());
+        let decision = match decision {
+            Decision::Probe => Decision::Skip { probe_after: true },
+            other => other,
+        };
+        request.decision = Some(decision);
+        let known = next.unwrap_or(state);
+        if let Some(next) = next {
+            write_state(&store, &next);
+        }
+        if known.is_open() {
+            Err(format!("down since {} (unix ms)", known.down_since))
+        } else if known.ok_at == 0 {
+            Err("not reached yet".to_owned())
+        } else {
+            Ok(())
+        }
+    })
+}
+
+pub struct Cache;
+
+/// `spintemp:<objectType>:<id>`: one key per record.
+pub fn key(object_type: &str, id: Uuid) -> String {
+    format!("spintemp:{object_type}:{id}")
+}
+
+impl Cache {
+    pub fn open() -> Cache {
+        Cache
+    }
+
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let stored = call("get", |store| store.get(key))??;
+        let entry = Entry::parse(&stored)?;
+        let distrust_before = REQUEST.with_borrow(|r| r.distrust_before);
+        (crate::now().timestamp() < entry.expires_at && entry.put_at >= distrust_before)
+            .then(|| entry.value.to_vec())
+    }
+
+    /// Only readers fill the cache, so only they read (and are given)
+    /// `cache_ttl_seconds`.
+    pub fn put(&self, key: &str, value: &[u8]) {
+        let ttl_seconds = config::number_or("cache_ttl_seconds", 60).clamp(1, 86_400) as i64;
+        self.put_until(key, value, crate::now().timestamp() + ttl_seconds);
+    }
+
+    /// Stores `value` to be served until `expires_at` (unix seconds).
+    pub fn put_until(&self, key: &str, value: &[u8], expires_at: i64) {
+        let mut stored = format!("{expires_at} {}\n", now_ms()).into_bytes();
+        stored.extend_from_slice(value);
+        call("put", |store| store.set(key, &stored));
+    }
+
+    /// After a committed change. If the cache cannot be told, the breaker
+    /// is open (or opens now), and closing it distrusts every older entry.
+    pub fn invalidate(&self, key: &str) {
+        call(&format!("invalidation of {key}"), |store| store.delete(key));
+    }
+}
+
+/// A stored value: `<expires at, unix s> <put at, unix ms>\n<value>`.
+#[derive(Debug, PartialEq)]
+struct Entry<'a> {
+    expires_at: i64,
+    put_at: i64,
+    value: &'a [u8],
+}
+
+impl<'a> Entry<'a> {
+    /// Anything else (an entry written by an older version, say) is a miss.
+    fn parse(stored: &'a [u8]) -> Option<Entry<'a>> {
+        let newline = stored.iter().position(|b| *b == b'\n')?;
+        let head = std::str::from_utf8(&stored[..newline]).ok()?;
+        let (expires_at, put_at) = head.split_once(' ')?;
+        Some(Entry {
+            expires_at: expires_at.parse().ok()?,
+            put_at: put_at.parse().ok()?,
+            value: &stored[newline + 1..],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Entry;
+
+    #[test]
+    fn entries_carry_their_expiry_and_when_they_were_put() {
+        assert_eq!(
+            Entry::parse(b"1700000000 1699999940000\n{\"id\":1}"),
+            Some(Entry {
+                expires_at: 1_700_000_000,
+                put_at: 1_699_999_940_000,
+                value: b"{\"id\":1}"
+            })
+        );
+        assert_eq!(Entry::parse(b"{\"id\":1}"), None);
+        // The format before put times: a miss, put again.
+        assert_eq!(Entry::parse(b"1700000000\n{}"), None);
+        assert_eq!(Entry::parse(b"soon 1\n{}"), None);
+    }
+}
