@@ -161,7 +161,20 @@ async fn serve<F>(
     };
     finish(operation, &request_id, outcome).send(&request_id, out);
     // The client has its answer; what is left waits on nobody.
-    crate::cache::after_response();
+    if let Some(work) = AFTER_RESPONSE.take() {
+        work();
+    }
+}
+
+thread_local! {
+    static AFTER_RESPONSE: std::cell::Cell<Option<fn()>> = const { std::cell::Cell::new(None) };
+}
+
+/// Has `work` run once the response is sent (the cache's probe). Registered,
+/// not called by name, so a component that never uses the cache links none
+/// of it, and imports no key-value store.
+pub(crate) fn after_response(work: fn()) {
+    AFTER_RESPONSE.set(Some(work));
 }
 
 fn dispatch(ctx: &Ctx) -> Result<Dispatch, ApiError> {

@@ -106,9 +106,16 @@ fn decide(request: &mut ThisRequest) -> Decision {
             decision
         }
     };
+    set_decision(request, decision);
+    decision
+}
+
+fn set_decision(request: &mut ThisRequest, decision: Decision) {
     request.probe_out = decision == Decision::Probe;
     request.decision = Some(decision);
-    decision
+    if decision == (Decision::Skip { probe_after: true }) {
+        crate::request::after_response(probe_after_response);
+    }
 }
 
 /// Runs `call` on the cache's store, unless the breaker says not to.
@@ -149,17 +156,14 @@ fn failed<T>(request: &mut ThisRequest, what: &str, e: impl std::fmt::Display) -
     None
 }
 
-/// Called once the response is sent: the probe this request was given, if
-/// any. No client waits for it, however long the cache takes.
-pub fn after_response() {
-    let probe = REQUEST.with_borrow(|r| r.decision == Some(Decision::Skip { probe_after: true }));
-    if probe {
-        let answered = Store::open(CACHE_STORE).and_then(|store| store.exists(PROBE_KEY));
-        if let Err(e) = &answered {
-            eprintln!("cache probe failed: {e}");
-        }
-        record_outcome(answered.is_ok(), true);
+/// The probe a request was given, run once its response is sent: no client
+/// waits for it, however long the cache takes.
+fn probe_after_response() {
+    let answered = Store::open(CACHE_STORE).and_then(|store| store.exists(PROBE_KEY));
+    if let Err(e) = &answered {
+        eprintln!("cache probe failed: {e}");
     }
+    record_outcome(answered.is_ok(), true);
 }
 
 /// What `GET /api/health` says of the cache, without ever calling it (it
@@ -179,7 +183,7 @@ pub fn health() -> Result<(), String> {
             Decision::Probe => Decision::Skip { probe_after: true },
             other => other,
         };
-        request.decision = Some(decision);
+        set_decision(request, decision);
         let known = next.unwrap_or(state);
         if let Some(next) = next {
             write_state(&store, &next);

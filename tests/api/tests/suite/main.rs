@@ -7,6 +7,7 @@ mod audit_store;
 mod auth;
 mod cache_faults;
 mod customers;
+mod database_faults;
 mod failures;
 mod hostile;
 mod listing;
