@@ -203,7 +203,12 @@ impl TestApp {
         .await;
         let _ = std::fs::remove_file(&runtime_config);
         let app = app?;
-        let db = PgPool::connect(&db_url).await?;
+        // The database the app was given: a test's own server, or one that
+        // is down (lazily: connecting is the test's business then).
+        let db = match overrides.iter().find(|(name, _)| *name == "db_url") {
+            Some((_, url)) => PgPool::connect_lazy(url)?,
+            None => PgPool::connect(&db_url).await?,
+        };
         let redis = redis::Client::open(cache_url)?;
         Ok(TestApp {
             app,

@@ -35,6 +35,7 @@ mod compile;
 mod kv;
 pub mod manifest;
 pub mod outbound;
+pub mod own_postgres;
 pub mod own_redis;
 mod pg;
 mod redis;
