@@ -203,12 +203,7 @@ impl TestApp {
         .await;
         let _ = std::fs::remove_file(&runtime_config);
         let app = app?;
-        // The database the app was given: a test's own server, or one that
-        // is down (lazily: connecting is the test's business then).
-        let db = match overrides.iter().find(|(name, _)| *name == "db_url") {
-            Some((_, url)) => PgPool::connect_lazy(url)?,
-            None => PgPool::connect(&db_url).await?,
-        };
+        let db = PgPool::connect(&db_url).await?;
         let redis = redis::Client::open(cache_url)?;
         Ok(TestApp {
             app,
@@ -227,6 +222,12 @@ impl TestApp {
     /// A new active user (inserted directly, without an audit event) whose
     /// password is [`TEST_PASSWORD`], and a token for it.
     pub async fn user(&self, admin: bool) -> TestUser {
+        self.user_in(&self.db, admin).await
+    }
+
+    /// As [`user`](Self::user), in the database `db` (one the app was
+    /// pointed at by its overrides, say).
+    pub async fn user_in(&self, db: &PgPool, admin: bool) -> TestUser {
         static HASH: LazyLock<String> =
             LazyLock::new(|| domain::password::hash(TEST_PASSWORD, &[42; 16]));
         let id = Uuid::now_v7();
@@ -241,7 +242,7 @@ impl TestApp {
         .bind(&email)
         .bind(HASH.as_str())
         .bind(admin)
-        .execute(&self.db)
+        .execute(db)
         .await
         .expect("inserting a test user");
         let claims = Claims::new(id, &email, admin, 3600);

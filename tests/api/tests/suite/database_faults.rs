@@ -35,11 +35,18 @@ impl std::fmt::Debug for Outcomes {
     }
 }
 
-/// `waves` waves of 8 concurrent creates named `<prefix>-…` (the caller
-/// runs the fault meanwhile).
-async fn writes(app: &'static TestApp, token: &str, prefix: &str, waves: usize) -> Outcomes {
+/// Waves of 8 concurrent creates named `<prefix>-…` while the caller's
+/// fault runs, until it says it is `over`, and 5 waves more.
+async fn writes(app: &'static TestApp, token: &str, prefix: &str, over: &AtomicBool) -> Outcomes {
     let mut outcomes = Outcomes::default();
-    for wave in 0..waves {
+    let mut after = 0;
+    for wave in 0..1000 {
+        if over.load(Ordering::Relaxed) {
+            after += 1;
+            if after > 5 {
+                break;
+            }
+        }
         let tasks: Vec<_> = (0..8)
             .map(|i| {
                 let (token, code) = (token.to_owned(), format!("{prefix}-{wave}-{i}"));
@@ -164,7 +171,15 @@ fn backends_terminated_under_writes_answer_503_and_the_trail_holds_what_committe
                 cuts
             }
         });
-        let outcomes = writes(app, &token, &prefix, 12).await;
+        let over = Arc::new(AtomicBool::new(false));
+        tokio::spawn({
+            let over = over.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                over.store(true, Ordering::Relaxed);
+            }
+        });
+        let outcomes = writes(app, &token, &prefix, &over).await;
         cutting.store(false, Ordering::Relaxed);
         let cuts = cutter.await.unwrap();
         eprintln!("{cuts} backends cut: {outcomes:?}");
@@ -201,22 +216,34 @@ fn a_database_restart_under_writes_answers_503_and_serves_again_at_once() {
             .await
             .unwrap(),
         ));
-        let (_, token) = app.token(false).await;
+        let db = PgPool::connect(&url).await.unwrap();
+        let token = app.user_in(&db, false).await.token;
         let prefix = unique_code("restart");
 
-        let restart = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let started = Instant::now();
-            pg.restart().unwrap();
-            (pg, started.elapsed())
+        let over = Arc::new(AtomicBool::new(false));
+        let restart = tokio::spawn({
+            let over = over.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let started = Instant::now();
+                // pg_ctl waits; keep it off the runtime's workers.
+                let pg = tokio::task::spawn_blocking(move || {
+                    pg.restart().unwrap();
+                    pg
+                })
+                .await
+                .unwrap();
+                over.store(true, Ordering::Relaxed);
+                (pg, started.elapsed())
+            }
         });
-        let outcomes = writes(app, &token, &prefix, 20).await;
+        let outcomes = writes(app, &token, &prefix, &over).await;
         let (_pg, took) = restart.await.unwrap();
         eprintln!("restart took {took:?}: {outcomes:?}");
         assert!(
             outcomes.unavailable + outcomes.unknown > 0,
             "no write met the restart: the test tested nothing"
         );
-        serves_again_and_the_trail_holds(app, &app.db, &token, &prefix, &outcomes).await;
+        serves_again_and_the_trail_holds(app, &db, &token, &prefix, &outcomes).await;
     })
 }
