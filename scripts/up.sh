@@ -181,6 +181,8 @@ if [ ! -x target/native/audit-relay ]; then
 fi
 say "building ${native[*]//-p /} (cargo, profile native)"
 cargo build --profile native "${native[@]}"
+say "building the web UI (web/: npm ci on first use, then vite; the web component embeds it)"
+scripts/build-web.sh
 say "building the components for wasm32-wasip2 (as spin build would, in one cargo run)"
 # shellcheck disable=SC2086  # one -p per component
 cargo build --target wasm32-wasip2 --release $components
@@ -293,11 +295,9 @@ kill -0 "${pids[0]}" 2>/dev/null || fail "audit-relay stopped: $(tail -n 5 "$STA
 # --- 6. where things are -----------------------------------------------------------
 echo
 say "spintemp is up (Ctrl-C stops what this script started)"
+echo "   UI            http://$LISTEN/   (open it in a browser; log in as below, or register)"
 echo "   API           http://$LISTEN/api/   (health: http://$LISTEN/api/health)"
 echo "   OpenAPI       http://$LISTEN/api/openapi.json"
-if grep -q '^\[component\.web\]' spin.toml; then
-    echo "   UI            http://$LISTEN/"
-fi
 echo "   relay metrics http://$RELAY_LISTEN/metrics   (health: /healthz)"
 listening 127.0.0.1:9090 && echo "   Prometheus    http://127.0.0.1:9090/alerts"
 listening 127.0.0.1:3001 && echo "   Grafana       http://127.0.0.1:3001/d/spintemp"
@@ -337,7 +337,7 @@ where="in another shell"
 [ "$admin_password_from" = env ] && where="in another shell, with ADMIN_PASSWORD exported there"
 cat <<TXT
 
-   Log in as the first admin (an access token lasts access_token_seconds, 15 minutes by default):
+   Log in to the UI, or to the API, as the first admin (an access token lasts access_token_seconds, 15 minutes by default):
    email     $ADMIN_EMAIL
    password  $password_note
 

@@ -98,6 +98,12 @@ def main():
     ask("openapi document", "GET", "/api/openapi.json", token=None)
     ask("unknown path", "GET", "/api/nothing-here")
     ask("unknown nested path", "POST", "/api/customers/a/b")
+    # The web component (route /...): Spin must give it only what no API
+    # route takes, and hand it the path with the query.
+    ask("ui index", "GET", "/", token=None)
+    ask("ui deep link, with a query", "GET", f"/customers/{UNKNOWN}?tab=audit", token=None)
+    ask("ui missing asset", "GET", "/assets/nope.js", token=None)
+    ask("ui wrong method", "POST", "/login", token=None)
     ask("empty list", "GET", "/api/customers")
     ask("unknown id", "GET", f"/api/customers/{UNKNOWN}")
     ask("malformed id", "GET", "/api/customers/not-a-uuid")

@@ -17,7 +17,7 @@ use spin_sdk::http::OutgoingBody;
 /// only two writes before a reader takes them, and the reader exists only
 /// after `start`. A larger body is written after `start`, in pieces, as it
 /// is read.
-pub(crate) fn write_around<T>(
+pub fn write_around<T>(
     body: OutgoingBody,
     bytes: &[u8],
     start: impl FnOnce() -> T,

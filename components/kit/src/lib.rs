@@ -14,7 +14,7 @@
 
 pub mod audit;
 pub mod auth;
-mod body;
+pub mod body;
 pub mod cache;
 pub mod config;
 pub mod crud;

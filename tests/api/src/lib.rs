@@ -69,19 +69,36 @@ pub async fn build_components() -> anyhow::Result<()> {
                 .and_then(|c| c.as_table())
                 .context("no components")?;
             let mut packages = Vec::new();
+            let mut before_cargo = Vec::new();
             for (id, component) in components {
                 let command = component
                     .get("build")
                     .and_then(|b| b.get("command"))
                     .and_then(|c| c.as_str())
                     .with_context(|| format!("component {id} has no build command"))?;
-                // Every build command is `cargo build … -p <package>`; one cargo
-                // run for all of them is much faster than one each.
+                // Every build command is `[<steps> && ]cargo build … -p
+                // <package>`; the steps (the web UI's build) run as written,
+                // each once, and one cargo run for every package is much
+                // faster than one each.
+                if let Some((steps, _)) = command.rsplit_once("&& cargo build") {
+                    let steps = steps.trim().to_owned();
+                    if !before_cargo.contains(&steps) {
+                        before_cargo.push(steps);
+                    }
+                }
                 let package = command
                     .rsplit(" -p ")
                     .next()
                     .context("build command without -p")?;
                 packages.push(package.trim().to_owned());
+            }
+            for steps in &before_cargo {
+                let status = tokio::process::Command::new("bash")
+                    .current_dir(workspace_root())
+                    .args(["-c", steps.as_str()])
+                    .status()
+                    .await?;
+                anyhow::ensure!(status.success(), "`{steps}` failed");
             }
             let mut cargo = tokio::process::Command::new(env!("CARGO"));
             cargo.current_dir(workspace_root()).args([

@@ -5,6 +5,7 @@
 mod audit;
 mod audit_store;
 mod auth;
+mod browser;
 mod cache_faults;
 mod customers;
 mod database_faults;
@@ -17,3 +18,4 @@ mod promotions;
 mod sessions;
 mod trail;
 mod users;
+mod web;
