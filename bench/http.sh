@@ -115,15 +115,8 @@ components() {
 }
 
 build() {
-    local packages=()
-    # Each build command in spin.toml ends in `-p <package>`: build them all
-    # in one cargo run, like tests/api does.
-    while read -r package; do
-        packages+=(-p "$package")
-    done < <(sed -n 's/^command = "cargo build .* -p \([A-Za-z0-9_-]*\)"$/\1/p' "$ROOT/spin.toml")
-    packages+=(-p floor-hello -p floor-kv -p floor-pg -p floor-chain)
-    log "building $((${#packages[@]} / 2)) components and floors (release) and the native tools"
-    (cd "$ROOT" && cargo build -q --target wasm32-wasip2 --release "${packages[@]}")
+    log "building the components and floors (release) and the native tools"
+    "$ROOT/scripts/build-components.sh" -q -p floor-hello -p floor-kv -p floor-pg -p floor-chain
     # The host only when it serves: under Spin it is not needed.
     local native=(-p spintemp-admin)
     [[ "$RUNNER" == host ]] && native+=(-p spintemp-host)

@@ -169,7 +169,6 @@ REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
 
 # --- 2. build --------------------------------------------------------------
-components=$(grep -o -- '-p [a-z0-9-]*' spin.toml | tr '\n' ' ')
 native=(-p spintemp-admin -p audit-relay)
 [ "$RUNNER" = host ] && native+=(-p spintemp-host)
 if [ ! -x target/native/audit-relay ]; then
@@ -181,11 +180,8 @@ if [ ! -x target/native/audit-relay ]; then
 fi
 say "building ${native[*]//-p /} (cargo, profile native)"
 cargo build --profile native "${native[@]}"
-say "building the web UI (web/: npm ci on first use, then vite; the web component embeds it)"
-scripts/build-web.sh
-say "building the components for wasm32-wasip2 (as spin build would, in one cargo run)"
-# shellcheck disable=SC2086  # one -p per component
-cargo build --target wasm32-wasip2 --release $components
+say "building the web UI (npm ci on first use, then vite) and the components for wasm32-wasip2, as spin build would"
+scripts/build-components.sh
 admin=target/native/spintemp-admin
 
 # --- 3. databases, the first admin, keys ----------------------------------------

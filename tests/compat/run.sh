@@ -49,14 +49,7 @@ trap cleanup EXIT
 
 if ((BUILD)); then
     log "building the components and the native tools"
-    # Each build command is `[<steps> && ]cargo build … -p <package>`: the
-    # steps (the web UI's build) once each, then one cargo run for all.
-    while read -r steps; do
-        (cd "$ROOT" && bash -c "$steps" </dev/null)
-    done < <(sed -n 's/^command = "\(.*\) && cargo build .*"$/\1/p' "$ROOT/spin.toml" | sort -u)
-    packages=$(sed -n 's/^command = "\(.* && \)\{0,1\}cargo build .* -p \([A-Za-z0-9_-]*\)"$/-p \2/p' "$ROOT/spin.toml" | tr '\n' ' ')
-    # shellcheck disable=SC2086
-    (cd "$ROOT" && cargo build -q --target wasm32-wasip2 --release $packages)
+    "$ROOT/scripts/build-components.sh" -q
     # The dev profile `cargo test` already builds: correctness, not speed.
     (cd "$ROOT" && cargo build -q -p spintemp-host -p spintemp-admin)
 fi

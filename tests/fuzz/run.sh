@@ -165,18 +165,8 @@ ensure_schemathesis() {
 }
 
 build() {
-    local packages=() steps
-    # Each build command in spin.toml is `[<steps> && ]cargo build … -p
-    # <package>`: the steps (the web UI's build) once each, then one cargo
-    # run for all.
-    while read -r steps; do
-        (cd "$ROOT" && bash -c "$steps" </dev/null)
-    done < <(sed -n 's/^command = "\(.*\) && cargo build .*"$/\1/p' "$ROOT/spin.toml" | sort -u)
-    while read -r package; do
-        packages+=(-p "$package")
-    done < <(sed -n 's/^command = "\(.* && \)\{0,1\}cargo build .* -p \([A-Za-z0-9_-]*\)"$/\2/p' "$ROOT/spin.toml")
-    log "building $((${#packages[@]} / 2)) components (release), the host, admin and audit-relay (--profile native)"
-    (cd "$ROOT" && cargo build -q --target wasm32-wasip2 --release "${packages[@]}")
+    log "building the components (release), the host, admin and audit-relay (--profile native)"
+    "$ROOT/scripts/build-components.sh" -q
     # Host and admin together, as bench/http.sh and tests/api build them, so
     # all share one set of compiled dependencies.
     (cd "$ROOT" && cargo build -q --profile native -p spintemp-host -p spintemp-admin)

@@ -5,7 +5,6 @@
 //! first use) and stays out of the others' way by creating its own records
 //! and tagging its requests with its own `x-request-id`.
 
-use anyhow::Context;
 use bytes::Bytes;
 use serde_json::Value;
 use spintemp_admin::keys::KeyPair;
@@ -55,63 +54,23 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Builds every component like `spin build`: each `[component.*.build]`
-/// command of spin.toml, from the workspace root. Once per test process.
+/// Builds every component like `spin build` (scripts/build-components.sh:
+/// each build command of spin.toml, the UI's steps once, one cargo run for
+/// every package). Once per test process.
 pub async fn build_components() -> anyhow::Result<()> {
     static BUILT: OnceCell<()> = OnceCell::const_new();
     BUILT
         .get_or_try_init(|| async {
-            let manifest: toml::Table = toml::from_str(&std::fs::read_to_string(
-                workspace_root().join("spin.toml"),
-            )?)?;
-            let components = manifest
-                .get("component")
-                .and_then(|c| c.as_table())
-                .context("no components")?;
-            let mut packages = Vec::new();
-            let mut before_cargo = Vec::new();
-            for (id, component) in components {
-                let command = component
-                    .get("build")
-                    .and_then(|b| b.get("command"))
-                    .and_then(|c| c.as_str())
-                    .with_context(|| format!("component {id} has no build command"))?;
-                // Every build command is `[<steps> && ]cargo build … -p
-                // <package>`; the steps (the web UI's build) run as written,
-                // each once, and one cargo run for every package is much
-                // faster than one each.
-                if let Some((steps, _)) = command.rsplit_once("&& cargo build") {
-                    let steps = steps.trim().to_owned();
-                    if !before_cargo.contains(&steps) {
-                        before_cargo.push(steps);
-                    }
-                }
-                let package = command
-                    .rsplit(" -p ")
-                    .next()
-                    .context("build command without -p")?;
-                packages.push(package.trim().to_owned());
-            }
-            for steps in &before_cargo {
-                let status = tokio::process::Command::new("bash")
-                    .current_dir(workspace_root())
-                    .args(["-c", steps.as_str()])
-                    .status()
-                    .await?;
-                anyhow::ensure!(status.success(), "`{steps}` failed");
-            }
-            let mut cargo = tokio::process::Command::new(env!("CARGO"));
-            cargo.current_dir(workspace_root()).args([
-                "build",
-                "--target",
-                "wasm32-wasip2",
-                "--release",
-            ]);
-            for package in &packages {
-                cargo.args(["-p", package]);
-            }
-            let status = cargo.status().await?;
-            anyhow::ensure!(status.success(), "building the components failed");
+            let status = tokio::process::Command::new("bash")
+                .current_dir(workspace_root())
+                .arg("scripts/build-components.sh")
+                .env("CARGO", env!("CARGO"))
+                .status()
+                .await?;
+            anyhow::ensure!(
+                status.success(),
+                "building the components failed (scripts/build-components.sh)"
+            );
             Ok(())
         })
         .await
