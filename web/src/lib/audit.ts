@@ -1,14 +1,17 @@
 // Audit events as people read them: who (a name, not an id), and for an
 // update only the fields that changed, before → after.
 import { api, type Schemas } from "./api/client";
-import { showValue } from "./format";
 
 export type AuditEvent = Schemas["AuditEvent"];
 
 export interface Change {
+  /** The field's name as people read it (`approval status`). */
   field: string;
-  before: string;
-  after: string;
+  /** The field's key in the record (`approvalStatus`). */
+  key: string;
+  /** Absent when the event has no such side (a create has no before). */
+  before?: unknown;
+  after?: unknown;
 }
 
 // What every write changes; listing them would hide what the user did.
@@ -26,8 +29,9 @@ export function changes(event: AuditEvent): Change[] {
     if (b === a) continue;
     out.push({
       field: humanize(key),
-      before: event.before ? showValue(before[key]) : "",
-      after: event.after ? showValue(after[key]) : "",
+      key,
+      ...(event.before ? { before: before[key] ?? null } : {}),
+      ...(event.after ? { after: after[key] ?? null } : {}),
     });
   }
   return out.sort((x, y) => x.field.localeCompare(y.field));
