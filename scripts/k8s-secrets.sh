@@ -6,9 +6,20 @@
 #   scripts/k8s-secrets.sh         | kubectl -n spintemp apply -f -   # your own servers
 #   scripts/k8s-secrets.sh --vault | kubectl -n spintemp apply -f -   # + the Vault runtime config
 #
-#   Secret spintemp                db_url, audit_db_url, redis_url, nats_url, jwt_public_key,
-#                                  token_memo_key (the SpinApp's variables; the relay and
-#                                  the migration Job read only their URLs from it)
+#   Secret spintemp                redis_url, nats_url, jwt_public_key, token_memo_key (the
+#                                  SpinApp's variables; the relay reads only nats_url)
+#   Secret spintemp-db-owner       url: DB_URL, the app database's owner; only the migration
+#                                  Job reads it
+#   Secret spintemp-audit-db-owner url: AUDIT_DB_URL, the audit store's owner; the migration
+#                                  Job and the relay, which migrates the store
+#   Secrets spintemp-db-reader, spintemp-db-customers, spintemp-db-products,
+#           spintemp-db-promotions, spintemp-db-auth, spintemp-db-relay,
+#           spintemp-audit-db-reader
+#                                  url: the login role of one kind of operation each
+#                                  (`spintemp-admin roles list`), so that RBAC can take
+#                                  them one by one; the migration Job reads all of them
+#                                  and makes those roles, the SpinApp every one but the
+#                                  relay's, the relay its own (made with --vault too)
 #   Secret spintemp-jwt-signing    jwt_private_key, alone, so that RBAC can keep it from
 #                                  whoever may read `spintemp`; only the SpinApp reads it,
 #                                  and spin.toml gives it to auth-login and auth-refresh only
@@ -18,8 +29,14 @@
 #   Secret spintemp-runtime-config runtime-config.toml: Spin's Vault provider and the
 #                                  key-value store (--vault; infra/k8s/app/spinapp-vault.yaml)
 #
-# Settings (environment): DB_URL, AUDIT_DB_URL, REDIS_URL, NATS_URL (required
-# without --dev), the files of `spintemp-admin keygen`: JWT_PUBLIC_KEY_FILE
+# Settings (environment): DB_URL, AUDIT_DB_URL (the owners, as for
+# scripts/up.sh), REDIS_URL, NATS_URL and the role URLs DB_READER_URL,
+# DB_CUSTOMERS_URL, DB_PRODUCTS_URL, DB_PROMOTIONS_URL, DB_AUTH_URL,
+# DB_RELAY_URL, AUDIT_DB_READER_URL (required without --dev; `eval "$(
+# spintemp-admin roles urls --db-url "$DB_URL" --audit-db-url "$AUDIT_DB_URL"
+# --password-dir DIR)"` sets them, keeping the passwords in DIR; with --dev
+# they get fresh random passwords, so run the migration Job again after
+# applying them), the files of `spintemp-admin keygen`: JWT_PUBLIC_KEY_FILE
 # (default .spin/keys/jwt_public.pem), JWT_PRIVATE_KEY_FILE (default
 # .spin/keys/jwt_private.pem), TOKEN_MEMO_KEY_FILE (default
 # .spin/keys/token_memo.key); with --vault also VAULT_ADDR and VAULT_TOKEN
@@ -69,12 +86,34 @@ fi
 
 secret() { kubectl create secret generic "$@" --dry-run=client -o yaml; }
 
+# Each login role's Secret, the variable of its URL and the login role
+# --dev gives it: adapters/admin/src/roles.rs (ROLES) and `spintemp-admin
+# roles urls` (scripts/check_infra.py holds this list to both).
+roles=(
+    "spintemp-db-reader        DB_READER_URL        spintemp_reader_login"
+    "spintemp-db-customers     DB_CUSTOMERS_URL     spintemp_customers_login"
+    "spintemp-db-products      DB_PRODUCTS_URL      spintemp_products_login"
+    "spintemp-db-promotions    DB_PROMOTIONS_URL    spintemp_promotions_login"
+    "spintemp-db-auth          DB_AUTH_URL          spintemp_auth_login"
+    "spintemp-db-relay         DB_RELAY_URL         spintemp_relay_login"
+    "spintemp-audit-db-reader  AUDIT_DB_READER_URL  spintemp_audit_reader_login"
+)
+
 if $dev; then
     # The dev cluster's services (infra/k8s/dev/dependencies.yaml), a fresh
     # random password, TLS off inside the cluster network.
     password=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
     DB_URL="postgres://postgres:$password@postgres:5432/spintemp?sslmode=disable"
     AUDIT_DB_URL="postgres://postgres:$password@timescaledb:5432/spintemp_audit?sslmode=disable"
+    # Each login role on the owner's server and database, with a password of
+    # its own (hex: nothing to escape in a URL).
+    for role in "${roles[@]}"; do
+        read -r _ var login <<<"$role"
+        server=postgres/spintemp
+        [[ $var == AUDIT_* ]] && server=timescaledb/spintemp_audit
+        printf -v "$var" 'postgres://%s:%s@%s:5432/%s?sslmode=disable' "$login" \
+            "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" "${server%/*}" "${server#*/}"
+    done
     REDIS_URL=${REDIS_URL:-redis://redis:6379}
     NATS_URL=${NATS_URL:-nats://nats:4222}
     secret spintemp-dev-db --from-literal=password="$password"
@@ -86,13 +125,27 @@ for name in DB_URL AUDIT_DB_URL REDIS_URL NATS_URL; do
         exit 1
     fi
 done
+for role in "${roles[@]}"; do
+    read -r _ var _ <<<"$role"
+    if [[ -z "${!var:-}" ]]; then
+        echo "error: $var is not set: the URL of a login role of its own (eval \"\$(spintemp-admin roles urls --db-url \"\$DB_URL\" --audit-db-url \"\$AUDIT_DB_URL\" --password-dir DIR)\" sets them all; or use --dev)" >&2
+        exit 1
+    fi
+done
 secret spintemp \
-    --from-literal=db_url="$DB_URL" \
-    --from-literal=audit_db_url="$AUDIT_DB_URL" \
     --from-literal=redis_url="$REDIS_URL" \
     --from-literal=nats_url="$NATS_URL" \
     --from-file=jwt_public_key="$key_file" \
     ${memo:+--from-file=token_memo_key="$memo"}
+echo ---
+secret spintemp-db-owner --from-literal=url="$DB_URL"
+echo ---
+secret spintemp-audit-db-owner --from-literal=url="$AUDIT_DB_URL"
+for role in "${roles[@]}"; do
+    read -r name var _ <<<"$role"
+    echo ---
+    secret "$name" --from-literal=url="${!var}"
+done
 if ! $vault; then
     echo ---
     # The signing key in a Secret of its own (infra/k8s/app/spinapp.yaml).

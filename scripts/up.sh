@@ -6,9 +6,10 @@
 #      services (scripts/services.sh; Prometheus too if Debian's package is
 #      installed); otherwise it says what to install;
 #   2. builds the native tools and the components (cargo's progress shown);
-#   3. migrates both databases, makes the keys on first use (the JWT key
-#      pair and the token memo key, .spin/keys) and the first admin on a
-#      fresh database;
+#   3. migrates both databases, makes the login role of each kind of
+#      operation (their passwords made on first use and kept in
+#      .spin/db-roles), the keys on first use (the JWT key pair and the
+#      token memo key, .spin/keys) and the first admin on a fresh database;
 #   4. starts audit-relay (metrics on 127.0.0.1:9465);
 #   5. serves the app with `spin up` (or, without the Spin CLI, the
 #      project's wasmtime test host, saying so) and the runtime config for
@@ -19,7 +20,10 @@
 #   scripts/up.sh                      # http://127.0.0.1:3000
 #   LISTEN=127.0.0.1:8080 scripts/up.sh
 #
-# Settings (environment): DB_URL, AUDIT_DB_URL, REDIS_URL (the read cache
+# Settings (environment): DB_URL, AUDIT_DB_URL (the databases' owner: it
+# migrates them and makes the roles the app and the relay log in as, on
+# the same servers; `spintemp-admin roles list` says which does what),
+# REDIS_URL (the read cache
 # and the login throttling), NATS_URL, LISTEN, KEY_DIR, RUNNER=spin|host,
 # DEPS=auto|docker|system|none (how to start the dependencies; none: use what
 # is running), RUNTIME_CONFIG (a Spin runtime config file; default
@@ -41,6 +45,7 @@ RELAY_LISTEN=127.0.0.1:9465
 STATE=.spin/up
 ADMIN_EMAIL=${ADMIN_EMAIL:-admin@example.com}
 ADMIN_PASSWORD_FILE=.spin/admin-password
+ROLE_PASSWORD_DIR=.spin/db-roles
 mkdir -p "$STATE"
 
 say() { printf '\033[1m== %s\033[0m\n' "$*"; }
@@ -185,8 +190,15 @@ scripts/build-components.sh
 admin=target/native/spintemp-admin
 
 # --- 3. databases, the first admin, keys ----------------------------------------
-say "migrating $DB_URL and $AUDIT_DB_URL"
-"$admin" migrate --create-database --db-url "$DB_URL" --audit-db-url "$AUDIT_DB_URL"
+# The URL of each kind of operation's role (DB_READER_URL, ..., and the
+# SPIN_VARIABLE_ of each the app reads), as export lines: run in a subshell
+# for migrate, which makes those login roles, and for the relay's, so that
+# the relay's environment holds no other role's password; the app gets
+# them below.
+role_exports=$("$admin" roles urls --db-url "$DB_URL" --audit-db-url "$AUDIT_DB_URL" \
+    --password-dir "$ROLE_PASSWORD_DIR")
+say "migrating $DB_URL and $AUDIT_DB_URL; the roles' passwords are in $ROLE_PASSWORD_DIR"
+(eval "$role_exports" && "$admin" migrate --create-database --db-url "$DB_URL" --audit-db-url "$AUDIT_DB_URL")
 
 # The first admin, made on a fresh database and left as it is afterwards
 # (--if-absent). Its password: ADMIN_PASSWORD, or the one kept in
@@ -228,8 +240,13 @@ fi
 # --- 4. the relay --------------------------------------------------------------
 listening "$RELAY_LISTEN" && fail "$RELAY_LISTEN is taken: is another audit-relay running? (its metrics port)"
 say "starting audit-relay (log: $STATE/audit-relay.log)"
-detach target/native/audit-relay --database-url "$DB_URL" --audit-database-url "$AUDIT_DB_URL" \
-    --nats-url "$NATS_URL" --listen "$RELAY_LISTEN" >"$STATE/audit-relay.log" 2>&1 &
+# The outbox as spintemp_relay (read and delete, nothing else); the audit
+# store as its owner, since the relay migrates it and sets its policies.
+# The URLs through the environment, never the command line.
+relay_url=$(eval "$role_exports" && printf '%s' "$DB_RELAY_URL")
+DATABASE_URL=$relay_url AUDIT_DATABASE_URL=$AUDIT_DB_URL \
+    detach target/native/audit-relay --nats-url "$NATS_URL" --listen "$RELAY_LISTEN" \
+    >"$STATE/audit-relay.log" 2>&1 &
 pids+=($!)
 
 # Prometheus without Docker: Debian's package, with the project's config and rules.
@@ -252,9 +269,10 @@ SPIN_VARIABLE_REDIS_HOST=$(host_port "$REDIS_URL")
 if [ -n "${VAULT_ADDR:-}" ]; then
     RUNTIME_CONFIG=$STATE/runtime-config.vault.toml
     render_vault_runtime_config "$RUNTIME_CONFIG"
-    echo "(secrets from Vault at $VAULT_ADDR: db_url, audit_db_url, redis_url, jwt_public_key, jwt_private_key, token_memo_key under ${VAULT_MOUNT:-secret}/${VAULT_PREFIX:-spintemp}/)"
+    echo "(secrets from Vault at $VAULT_ADDR: db_reader_url, db_customers_url, db_products_url, db_promotions_url, db_auth_url, audit_db_reader_url, redis_url, jwt_public_key, jwt_private_key, token_memo_key under ${VAULT_MOUNT:-secret}/${VAULT_PREFIX:-spintemp}/; \`spintemp-admin roles urls --password-dir $ROLE_PASSWORD_DIR\` prints the role URLs this run made)"
 else
-    export SPIN_VARIABLE_DB_URL=$DB_URL SPIN_VARIABLE_AUDIT_DB_URL=$AUDIT_DB_URL SPIN_VARIABLE_REDIS_URL=$REDIS_URL
+    eval "$role_exports"
+    export SPIN_VARIABLE_REDIS_URL=$REDIS_URL
     SPIN_VARIABLE_JWT_PUBLIC_KEY=$(cat "$KEY_DIR/jwt_public.pem")
     SPIN_VARIABLE_JWT_PRIVATE_KEY=$(cat "$KEY_DIR/jwt_private.pem")
     SPIN_VARIABLE_TOKEN_MEMO_KEY=$(cat "$KEY_DIR/token_memo.key")

@@ -5,10 +5,16 @@
 #
 # Needs: ROOT, WORK (with keys/jwt_public.pem and keys/jwt_private.pem from
 # `spintemp-admin keygen`; keys/token_memo.key is made if missing), DB_URL,
-# PG_SERVER, REDIS_URL and a `log` function; SPIN (the spin binary) when
-# RUNNER=spin; HOST_BIN (default target/native/spintemp-host) otherwise.
+# PG_SERVER, REDIS_URL, an `admin` function (spintemp-admin) and a `log`
+# function; SPIN (the spin binary) when RUNNER=spin; HOST_BIN (default
+# target/native/spintemp-host) otherwise.
 #
-#   start_host [ARGS...]          the app in spin.toml; sets HOST_PID, BASE_URL
+#   migrate_app [ARGS...]         DB_URL created if missing and migrated (it
+#                                 doubles as the audit store), with a login role
+#                                 per kind of operation, whose URLs it exports
+#                                 (DB_READER_URL, SPIN_VARIABLE_DB_READER_URL, ...)
+#   start_host [ARGS...]          the app in spin.toml (after migrate_app); sets
+#                                 HOST_PID, BASE_URL
 #   serve NAME MANIFEST [ARGS...] any manifest; sets SERVED_PID, SERVED_URL
 #
 # ARGS go to `spin up` or the host alike (e.g. --variable name=value). The
@@ -55,7 +61,14 @@ serve() {
     done
 }
 
+migrate_app() {
+    # No passwords: the scripts' servers trust local connections.
+    eval "$(admin roles urls --db-url "$DB_URL" --audit-db-url "$DB_URL")"
+    admin migrate --create-database --db-url "$DB_URL" --audit-db-url "$DB_URL" "$@"
+}
+
 start_host() {
+    [[ -n "${SPIN_VARIABLE_DB_READER_URL:-}" ]] || { log "start_host needs the role URLs: migrate_app first"; return 1; }
     local key
     for key in jwt_public.pem jwt_private.pem; do
         [[ -s "$WORK/keys/$key" ]] || { log "no $WORK/keys/$key (spintemp-admin keygen --out-dir $WORK/keys)"; return 1; }
@@ -64,12 +77,12 @@ start_host() {
     # The signing and memo keys through the environment of the runtime alone
     # (both read SPIN_VARIABLE_*), not its command line, which `ps` shows.
     # spin.toml hands the signing key to auth-login and auth-refresh only.
+    # The role URLs come the same way, from migrate_app's exports.
     SPIN_VARIABLE_JWT_PRIVATE_KEY=$(cat "$WORK/keys/jwt_private.pem") \
         SPIN_VARIABLE_TOKEN_MEMO_KEY=$(cat "$WORK/keys/token_memo.key") \
         SPIN_VARIABLE_REDIS_URL=$REDIS_URL \
         serve app "$ROOT/spin.toml" \
-        --variable "db_url=$DB_URL" --variable "db_host=$PG_SERVER" \
-        --variable "audit_db_url=$DB_URL" --variable "audit_db_host=$PG_SERVER" \
+        --variable "db_host=$PG_SERVER" --variable "audit_db_host=$PG_SERVER" \
         --variable "jwt_public_key=$(cat "$WORK/keys/jwt_public.pem")" \
         --variable "redis_host=$(host_port "$REDIS_URL")" "$@"
     HOST_PID=$SERVED_PID

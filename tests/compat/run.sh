@@ -80,7 +80,7 @@ run_against() {
     DB_NAME="spintemp_compat_${name}_$$"
     DB_URL="postgres://postgres@$PG_SERVER/$DB_NAME?sslmode=disable"
     DBS+=("$DB_NAME")
-    admin migrate --create-database --db-url "$DB_URL" --audit-db-url "$DB_URL" >/dev/null 2>&1
+    migrate_app >/dev/null 2>&1
     # Tokens name a user of the database, so each database gets its own
     # (the user ids in the answers are placeholders, as every id is).
     make_tokens

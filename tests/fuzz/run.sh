@@ -179,7 +179,7 @@ create_database() {
     log "creating database $DB_NAME"
     DB_CREATED=1
     # The app database doubles as the audit store, as spin.toml allows.
-    admin migrate --db-url "$DB_URL" --audit-db-url "$DB_URL" --create-database 2>"$WORK/migrate.log" || {
+    migrate_app 2>"$WORK/migrate.log" || {
         cat "$WORK/migrate.log" >&2
         return 1
     }

@@ -140,6 +140,36 @@ pub fn export_lines(files: &KeyFiles) -> String {
     )
 }
 
+/// The secret in `path`, or a new one (18 random bytes in base64url: 24
+/// characters a URL and a shell take as they are) written there, mode 600,
+/// in a directory of mode 700 made if missing.
+pub fn read_or_make_secret(path: &Path) -> Result<String> {
+    match fs::read_to_string(path) {
+        Ok(secret) if !secret.trim().is_empty() => return Ok(secret.trim().to_owned()),
+        Ok(_) => bail!("{} is empty", path.display()),
+        Err(e) if e.kind() != ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot read {}", path.display()))
+        }
+        Err(_) => {}
+    }
+    if let Some(dir) = path.parent() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(KEY_DIR_MODE)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut bytes = [0u8; 18];
+    OsRng.fill_bytes(&mut bytes);
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    match create_with_mode(path, &secret, PRIVATE_KEY_MODE) {
+        Ok(()) => Ok(secret),
+        // Made by another process since the read: that one is the secret.
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => read_or_make_secret(path),
+        Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
+    }
+}
+
 fn write_key_file(path: &Path, contents: &str, mode: u32, force: bool) -> Result<()> {
     let result = if force {
         replace_atomically(path, contents, mode)
@@ -172,12 +202,17 @@ fn create_with_mode(path: &Path, contents: &str, mode: u32) -> std::io::Result<(
 }
 
 fn shell_quote(path: &Path) -> String {
-    let text = path.to_string_lossy();
+    shell_quote_text(&path.to_string_lossy())
+}
+
+/// `text` as one shell word: as it is when that is safe, in single quotes
+/// otherwise.
+pub(crate) fn shell_quote_text(text: &str) -> String {
     let plain = text
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c));
     if plain && !text.is_empty() {
-        text.into_owned()
+        text.to_owned()
     } else {
         format!("'{}'", text.replace('\'', r"'\''"))
     }

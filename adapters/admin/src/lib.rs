@@ -6,6 +6,7 @@
 pub mod keys;
 pub mod migrate;
 pub mod outbox;
+pub mod roles;
 pub mod seed;
 pub mod token;
 pub mod users;

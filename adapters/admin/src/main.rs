@@ -6,9 +6,10 @@ use anyhow::{bail, Context, Result};
 use clap::builder::BoolishValueParser;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use spintemp_admin::users::{self, NewUser, OnDuplicate, Outcome};
-use spintemp_admin::{keys, migrate, outbox, seed, token};
+use spintemp_admin::{keys, migrate, outbox, roles, seed, token};
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
+use tracing::info;
 use tracing_subscriber::EnvFilter;
 use uuid::Uuid;
 
@@ -27,8 +28,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Apply the app (and audit) database migrations; safe to run on every start.
+    /// Apply the app (and audit) database migrations, then make the login
+    /// role of each role URL in the environment (DB_READER_URL,
+    /// DB_CUSTOMERS_URL, DB_PRODUCTS_URL, DB_PROMOTIONS_URL, DB_AUTH_URL,
+    /// DB_RELAY_URL, AUDIT_DB_READER_URL) with that URL's password, a member
+    /// of its group alone; safe to run on every start.
     Migrate(MigrateArgs),
+    /// The Postgres roles each kind of operation connects as.
+    #[command(subcommand)]
+    Roles(RolesCommand),
     /// Generate the Ed25519 key pair that signs and verifies tokens, and the
     /// token memo's HMAC key.
     Keygen(KeygenArgs),
@@ -46,6 +54,33 @@ enum UserCommand {
     /// Create a user (active, valid for a year). The password comes from
     /// SPINTEMP_USER_PASSWORD or, if unset, is asked for on the terminal.
     Create(UserCreateArgs),
+}
+
+#[derive(Subcommand)]
+enum RolesCommand {
+    /// Print each role's URL as shell export lines (DB_READER_URL=... and,
+    /// for those spin.toml hands on, SPIN_VARIABLE_DB_READER_URL=...): the
+    /// servers and databases of --db-url and --audit-db-url, logging in as
+    /// spintemp_reader_login and so on, with passwords kept in
+    /// --password-dir (made on first use) or none.
+    Urls(RolesUrlsArgs),
+    /// Print which role does what.
+    List,
+}
+
+#[derive(Args)]
+struct RolesUrlsArgs {
+    /// App database URL (its server and database; its user is not used).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    db_url: String,
+    /// Audit store URL [default: the app database].
+    #[arg(long, env = "AUDIT_DATABASE_URL", hide_env_values = true)]
+    audit_db_url: Option<String>,
+    /// Directory of the login roles' passwords, a file per role (mode 600);
+    /// without it the URLs carry no password, for a server that trusts
+    /// local connections.
+    #[arg(long, env = "SPINTEMP_ROLE_PASSWORD_DIR")]
+    password_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -140,6 +175,13 @@ async fn main() -> Result<()> {
     init_logging();
     match Cli::parse().command {
         Command::Migrate(args) => run_migrate(args).await,
+        Command::Roles(RolesCommand::Urls(args)) => run_roles_urls(args),
+        Command::Roles(RolesCommand::List) => {
+            for role in roles::ROLES {
+                println!("{:<28} {:<20} {}", role.group, role.env(), role.used_by);
+            }
+            Ok(())
+        }
         Command::Keygen(args) => run_keygen(args),
         Command::Token(args) => run_token(args).await,
         Command::User(UserCommand::Create(args)) => run_user_create(args).await,
@@ -155,7 +197,24 @@ async fn run_migrate(args: MigrateArgs) -> Result<()> {
             migrate::create_database_if_missing_with(audit_db_url, wait).await?;
         }
     }
-    migrate::run_with(&args.db_url, args.audit_db_url.as_deref(), wait).await
+    // Checked before migrating: a wrong role URL changes nothing.
+    let logins = roles::urls_from_env()?;
+    migrate::check_logins(&args.db_url, args.audit_db_url.as_deref(), &logins, wait).await?;
+    migrate::run_with(&args.db_url, args.audit_db_url.as_deref(), wait).await?;
+    if logins.is_empty() {
+        info!(
+            "no role URLs in the environment (DB_READER_URL, ...): the groups exist, \
+             and login roles of your own need to be granted them (spintemp-admin roles list)"
+        );
+    }
+    migrate::provision_logins(&args.db_url, args.audit_db_url.as_deref(), &logins).await
+}
+
+fn run_roles_urls(args: RolesUrlsArgs) -> Result<()> {
+    let audit_db_url = args.audit_db_url.as_deref().unwrap_or(&args.db_url);
+    let urls = roles::local_urls(&args.db_url, audit_db_url, args.password_dir.as_deref())?;
+    print!("{}", roles::export_lines(&urls));
+    Ok(())
 }
 
 fn run_keygen(args: KeygenArgs) -> Result<()> {

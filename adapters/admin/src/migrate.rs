@@ -11,11 +11,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Executor, Row};
 use tokio::time::{sleep, timeout, Instant};
 use tracing::{info, warn};
+
+use crate::roles::{self, quote_identifier, Database, Role};
 
 /// A TCP connect to an unreachable host can hang for minutes; one attempt
 /// gets this long before it counts as failed and is retried.
@@ -49,9 +51,76 @@ pub async fn run(db_url: &str, audit_db_url: Option<&str>) -> Result<()> {
 /// As [`run`], retrying connections for up to `wait` (for a database server
 /// that is still starting).
 pub async fn run_with(db_url: &str, audit_db_url: Option<&str>, wait: Duration) -> Result<()> {
-    apply("app", &app_migrator(), db_url, wait).await?;
+    apply(Database::App, &app_migrator(), db_url, wait).await?;
     if let Some(audit_db_url) = audit_db_url {
-        apply("audit", &audit_migrator(), audit_db_url, wait).await?;
+        apply(Database::Audit, &audit_migrator(), audit_db_url, wait).await?;
+    }
+    Ok(())
+}
+
+/// Makes the user of each of `logins` (a role's URL) a login role of its
+/// group, in the database that role's grants live in: the app database
+/// `db_url` or the audit store `audit_db_url` (see [`roles::provision`]).
+/// Connects as the owner that ran the migrations.
+pub async fn provision_logins(
+    db_url: &str,
+    audit_db_url: Option<&str>,
+    logins: &[(&'static Role, String)],
+) -> Result<()> {
+    for_each_database(db_url, audit_db_url, logins, true, Duration::ZERO).await
+}
+
+/// What [`provision_logins`] would refuse, said before anything changes;
+/// retries connections for up to `wait`.
+pub async fn check_logins(
+    db_url: &str,
+    audit_db_url: Option<&str>,
+    logins: &[(&'static Role, String)],
+    wait: Duration,
+) -> Result<()> {
+    for_each_database(db_url, audit_db_url, logins, false, wait).await
+}
+
+async fn for_each_database(
+    db_url: &str,
+    audit_db_url: Option<&str>,
+    logins: &[(&'static Role, String)],
+    provision: bool,
+    wait: Duration,
+) -> Result<()> {
+    for database in [Database::App, Database::Audit] {
+        let these: Vec<_> = logins
+            .iter()
+            .filter(|(role, _)| role.database == database)
+            .cloned()
+            .collect();
+        let Some((first, _)) = these.first() else {
+            continue;
+        };
+        let url = match database {
+            Database::App => db_url,
+            Database::Audit => audit_db_url.with_context(|| {
+                format!(
+                    "{} is set, but no audit store (--audit-db-url, AUDIT_DATABASE_URL) to make its role in",
+                    first.env()
+                )
+            })?,
+        };
+        let mut conn = connect(url, wait).await?;
+        let outcome = if provision {
+            roles::provision(&mut conn, &these).await
+        } else {
+            roles::check(&mut conn, &these).await
+        };
+        close(conn).await;
+        outcome?;
+        if !provision {
+            continue;
+        }
+        info!(
+            roles = %these.iter().map(|(r, _)| r.group).collect::<Vec<_>>().join(", "),
+            "login roles ready"
+        );
     }
     Ok(())
 }
@@ -86,12 +155,27 @@ pub async fn connect(db_url: &str, wait: Duration) -> Result<PgConnection> {
     connect_with(&parse_url(db_url)?, wait).await
 }
 
-async fn apply(kind: &str, migrator: &Migrator, db_url: &str, wait: Duration) -> Result<()> {
+async fn apply(
+    database: Database,
+    migrator: &Migrator,
+    db_url: &str,
+    wait: Duration,
+) -> Result<()> {
+    let kind = match database {
+        Database::App => "app",
+        Database::Audit => "audit",
+    };
     let options = parse_url(db_url)?;
     let mut conn = connect_with(&options, wait).await?;
-    // run_direct, not run: run's `Acquire` bound makes the future fail to be
-    // `Send` for callers that spawn it (sqlx's own documented workaround).
-    let outcome = migrator.run_direct(&mut conn).await;
+    let outcome = match check_rights(&mut conn, database).await {
+        // run_direct, not run: run's `Acquire` bound makes the future fail to
+        // be `Send` for callers that spawn it (sqlx's own documented workaround).
+        Ok(()) => migrator
+            .run_direct(&mut conn)
+            .await
+            .map_err(|e| explain_refusal(e, options.get_username())),
+        Err(e) => Err(e),
+    };
     close(conn).await;
     outcome.with_context(|| format!("{kind} migrations failed on {}", describe(&options)))?;
     info!(
@@ -100,6 +184,67 @@ async fn apply(kind: &str, migrator: &Migrator, db_url: &str, wait: Duration) ->
         "{kind} migrations up to date"
     );
     Ok(())
+}
+
+/// The migrations create the group roles of [`roles::ROLES`] where they are
+/// missing, which takes CREATEROLE: said up front, naming the right, rather
+/// than halfway through a migration.
+async fn check_rights(conn: &mut PgConnection, database: Database) -> Result<()> {
+    let groups: Vec<&str> = roles::ROLES
+        .iter()
+        .filter(|r| r.database == database)
+        .map(|r| r.group)
+        .collect();
+    let row = conn
+        .fetch_one(
+            sqlx::query(
+                "SELECT current_user::text, \
+                        (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user), \
+                        ARRAY(SELECT g FROM unnest($1::text[]) g \
+                              WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = g))",
+            )
+            .bind(groups),
+        )
+        .await?;
+    let (user, may_create, missing): (String, bool, Vec<String>) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    if !missing.is_empty() && !may_create {
+        bail!(
+            "the role {user} lacks CREATEROLE, which creating the group roles {} needs: \
+             migrate as a role that has it (ALTER ROLE {user} CREATEROLE), or have one create them first",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// A migration Postgres refused for want of a privilege, said as such:
+/// Postgres's message names the right (`permission denied for schema
+/// public`, `must be owner of table customers`).
+fn explain_refusal(error: MigrateError, user: &str) -> anyhow::Error {
+    const INSUFFICIENT_PRIVILEGE: &str = "42501";
+    let refused = |e: &sqlx::Error| {
+        e.as_database_error()
+            .filter(|d| d.code().as_deref() == Some(INSUFFICIENT_PRIVILEGE))
+            .map(|d| d.message().to_owned())
+    };
+    match &error {
+        MigrateError::ExecuteMigration(e, version) => match refused(e) {
+            Some(message) => anyhow::anyhow!(
+                "migration {version} needs a right the role {user} lacks ({message}): \
+                 migrate as the owner of the database's tables, with CREATEROLE"
+            ),
+            None => error.into(),
+        },
+        MigrateError::Execute(e) => match refused(e) {
+            Some(message) => anyhow::anyhow!(
+                "the role {user} lacks a right migrating needs ({message}): \
+                 migrate as the owner of the database's tables, with CREATEROLE"
+            ),
+            None => error.into(),
+        },
+        _ => error.into(),
+    }
 }
 
 // Executor's own methods return boxed `Send` futures; the `async fn`
@@ -133,10 +278,6 @@ fn lost_create_race(error: &sqlx::Error) -> bool {
         error.as_database_error().and_then(|e| e.code()).as_deref(),
         Some(DUPLICATE_DATABASE | UNIQUE_VIOLATION)
     )
-}
-
-fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn parse_url(db_url: &str) -> Result<PgConnectOptions> {

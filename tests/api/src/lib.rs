@@ -93,9 +93,47 @@ async fn prepare_database(name: &str) -> anyhow::Result<()> {
     admin.close().await;
     let url = db_url_for(name);
     spintemp_admin::migrate::create_database_if_missing(&url).await?;
-    spintemp_admin::migrate::run(&url, Some(&url)).await?;
+    migrate_with_logins(&url, &url).await?;
     prepared.push(name.to_owned());
     Ok(())
+}
+
+/// Migrates the app database `db_url` and the audit store `audit_db_url`
+/// (as their owner) and makes the login role of each kind of operation, as
+/// `spintemp-admin migrate` does with the role URLs of
+/// [`role_variables`].
+pub async fn migrate_with_logins(db_url: &str, audit_db_url: &str) -> anyhow::Result<()> {
+    spintemp_admin::migrate::run(db_url, Some(audit_db_url)).await?;
+    let logins = spintemp_admin::roles::local_urls(db_url, audit_db_url, None)?;
+    spintemp_admin::migrate::provision_logins(db_url, Some(audit_db_url), &logins).await
+}
+
+/// `db_url`'s database as the relay's role (the outbox: read and delete).
+pub fn relay_url(db_url: &str) -> String {
+    let relay = spintemp_admin::roles::by_variable("db_relay_url").expect("the relay's role");
+    spintemp_admin::roles::login_url(db_url, relay.default_login, None)
+        .expect("a valid database URL")
+}
+
+/// `variables` as the overrides [`TestApp::start`] takes.
+pub fn borrowed(variables: &[(String, String)]) -> Vec<(&str, &str)> {
+    variables
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect()
+}
+
+/// The Spin variables that give each component the URL of its role
+/// (spin.toml: `db_url = "{{ db_reader_url }}"`, ...), on the server and
+/// database of `db_url` and, for the audit API's, `audit_db_url`: no
+/// password, as the test server trusts local connections.
+pub fn role_variables(db_url: &str, audit_db_url: &str) -> Vec<(String, String)> {
+    spintemp_admin::roles::local_urls(db_url, audit_db_url, None)
+        .expect("role URLs of a valid database URL")
+        .into_iter()
+        .filter(|(role, _)| role.in_spin_toml)
+        .map(|(role, url)| (role.variable.to_owned(), url))
+        .collect()
 }
 
 pub struct TestApp {
@@ -136,9 +174,8 @@ impl TestApp {
         prepare_database(db_name).await?;
         let db_url = db_url_for(db_name);
         let keys = spintemp_admin::keys::generate();
-        let mut variables = vec![
-            ("db_url".to_owned(), db_url.clone()),
-            ("audit_db_url".to_owned(), db_url.clone()),
+        let mut variables = role_variables(&db_url, &db_url);
+        variables.extend([
             ("jwt_public_key".to_owned(), keys.public_pem.clone()),
             ("jwt_private_key".to_owned(), keys.private_pem.clone()),
             ("token_memo_key".to_owned(), keys.memo_key.clone()),
@@ -152,7 +189,7 @@ impl TestApp {
                 "login_failures_per_address".to_owned(),
                 "1000000".to_owned(),
             ),
-        ];
+        ]);
         for (name, value) in overrides {
             variables.retain(|(n, _)| n != name);
             variables.push((name.to_string(), value.to_string()));

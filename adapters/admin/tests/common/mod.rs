@@ -89,7 +89,7 @@ impl Drop for TestDb {
     }
 }
 
-async fn maintenance() -> PgConnection {
+pub async fn maintenance() -> PgConnection {
     PgConnection::connect(&url_for("postgres"))
         .await
         .expect("connect to the postgres database")

@@ -197,8 +197,18 @@ fn every_page_of_a_long_history_comes_back_and_a_deep_page_reads_only_older_chun
                 .unwrap();
         }
 
+        let reader = spintemp_admin::roles::by_variable("audit_db_reader_url").unwrap();
+        let reader_url =
+            spintemp_admin::roles::login_url(&store.url, reader.default_login, None).unwrap();
+        spintemp_admin::migrate::provision_logins(
+            &store.url,
+            Some(&store.url),
+            &[(reader, reader_url.clone())],
+        )
+        .await
+        .unwrap();
         let app = TestApp::start(&[
-            ("audit_db_url", &store.url),
+            ("audit_db_reader_url", &reader_url),
             ("audit_db_host", host_port(&store.url)),
         ])
         .await

@@ -36,7 +36,12 @@ fn the_web_ui_works_in_a_real_browser() {
 
         let db_url = api_tests::db_url_for(DB);
         let tag = uuid::Uuid::now_v7().simple().to_string();
-        let mut config = Config::with_urls(&db_url, &db_url, "nats://127.0.0.1:4222");
+        let mut config = Config::with_urls(
+            // The outbox as the relay's own role; the store as its owner.
+            &api_tests::relay_url(&db_url),
+            &db_url,
+            "nats://127.0.0.1:4222",
+        );
         let stream = format!("BROWSER_{tag}");
         config.stream = stream.clone();
         config.subject_prefix = format!("browser{tag}");

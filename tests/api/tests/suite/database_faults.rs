@@ -202,20 +202,15 @@ fn a_database_restart_under_writes_answers_503_and_serves_again_at_once() {
             .await
             .unwrap();
         let url = pg.url("spintemp");
-        spintemp_admin::migrate::run(&url, Some(&url))
-            .await
-            .unwrap();
+        api_tests::migrate_with_logins(&url, &url).await.unwrap();
         let server = format!("127.0.0.1:{}", pg.port);
-        let app: &'static TestApp = Box::leak(Box::new(
-            TestApp::start(&[
-                ("db_url", &url),
-                ("audit_db_url", &url),
-                ("db_host", &server),
-                ("audit_db_host", &server),
-            ])
-            .await
-            .unwrap(),
-        ));
+        let roles = api_tests::role_variables(&url, &url);
+        let mut overrides = api_tests::borrowed(&roles);
+        overrides.extend([
+            ("db_host", server.as_str()),
+            ("audit_db_host", server.as_str()),
+        ]);
+        let app: &'static TestApp = Box::leak(Box::new(TestApp::start(&overrides).await.unwrap()));
         let db = PgPool::connect(&url).await.unwrap();
         let token = app.user_in(&db, false).await.token;
         let prefix = unique_code("restart");

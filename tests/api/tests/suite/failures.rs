@@ -1,6 +1,8 @@
 //! Dependencies down, and the least-privilege boundary.
 
-use api_tests::{app, block_on, request_id, unique_code, TestApp, DB_NAME};
+use api_tests::{
+    app, block_on, borrowed, request_id, role_variables, unique_code, TestApp, DB_NAME,
+};
 use serde_json::json;
 
 #[test]
@@ -26,19 +28,13 @@ fn health_reports_each_dependency() {
         res.problem(405);
 
         // Nothing listens on port 1.
-        let down = TestApp::launch(
-            DB_NAME,
-            "redis://127.0.0.1:1",
-            &[
-                (
-                    "db_url",
-                    "postgres://postgres@127.0.0.1:1/x?sslmode=disable",
-                ),
-                ("db_host", "127.0.0.1:1"),
-            ],
-        )
-        .await
-        .unwrap();
+        let nowhere = "postgres://postgres@127.0.0.1:1/x?sslmode=disable";
+        let roles = role_variables(nowhere, nowhere);
+        let mut overrides = borrowed(&roles);
+        overrides.push(("db_host", "127.0.0.1:1"));
+        let down = TestApp::launch(DB_NAME, "redis://127.0.0.1:1", &overrides)
+            .await
+            .unwrap();
         let res = down.call("GET", "/api/health").send().await;
         assert_eq!(res.status, 503);
         assert!(res.header("retry-after").is_some());
@@ -82,15 +78,11 @@ fn a_cache_that_is_down_does_not_fail_reads_or_writes() {
 #[test]
 fn postgres_down_is_503_with_retry_after() {
     block_on(async {
-        let app = TestApp::start(&[
-            (
-                "db_url",
-                "postgres://postgres@127.0.0.1:1/x?sslmode=disable",
-            ),
-            ("db_host", "127.0.0.1:1"),
-        ])
-        .await
-        .unwrap();
+        let nowhere = "postgres://postgres@127.0.0.1:1/x?sslmode=disable";
+        let roles = role_variables(nowhere, nowhere);
+        let mut overrides = borrowed(&roles);
+        overrides.push(("db_host", "127.0.0.1:1"));
+        let app = TestApp::start(&overrides).await.unwrap();
         let (_, token) = app.token(false).await;
         for (method, path) in [
             ("GET", "/api/customers".to_owned()),
@@ -114,15 +106,12 @@ fn a_database_outside_allowed_outbound_hosts_is_refused() {
     block_on(async {
         // db_url points at a server the manifest does not allow (db_host is
         // still the default): the host must refuse before any connection.
-        let app = TestApp::start(&[(
-            "db_url",
-            &format!(
-                "postgres://postgres@localhost:5432/{}?sslmode=disable",
-                api_tests::DB_NAME
-            ),
-        )])
-        .await
-        .unwrap();
+        let elsewhere = format!(
+            "postgres://postgres@localhost:5432/{}?sslmode=disable",
+            api_tests::DB_NAME
+        );
+        let roles = role_variables(&elsewhere, &elsewhere);
+        let app = TestApp::start(&borrowed(&roles)).await.unwrap();
         let (_, token) = app.token(false).await;
         let rid = request_id();
         let res = app

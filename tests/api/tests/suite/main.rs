@@ -15,6 +15,7 @@ mod listing;
 mod privileges;
 mod products;
 mod promotions;
+mod roles;
 mod sessions;
 mod trail;
 mod users;

@@ -16,7 +16,12 @@ fn every_change_reaches_the_audit_api_once_in_order() {
         // A stream and subjects of its own: JetStream refuses two streams
         // over the same subjects.
         let tag = uuid::Uuid::now_v7().simple().to_string();
-        let mut config = Config::with_urls(&db_url, &db_url, "nats://127.0.0.1:4222");
+        let mut config = Config::with_urls(
+            // The outbox as the relay's own role; the store as its owner.
+            &api_tests::relay_url(&db_url),
+            &db_url,
+            "nats://127.0.0.1:4222",
+        );
         let stream = format!("TRAIL_{tag}");
         config.stream = stream.clone();
         config.subject_prefix = format!("trail{tag}");
