@@ -8,7 +8,11 @@
 #
 #   bench/http.sh [--duration SECONDS] [--connections "1 32"] [--customers N]
 #                 [--scenarios "get-warm get-cold list create login promotion-get promotion-create"] [--no-build]
-#                 [--runner spin|host] [--spin PATH]
+#                 [--runner spin|host] [--spin PATH] [--owner-only]
+#
+# --owner-only: every component connects as the database's owner, in one
+# pool, as before each kind of operation had its role: the same build, to
+# compare against (docs/operations.md, "Postgres connections").
 #
 # Prints a Markdown table (requests/s, p50/p99 latency, non-2xx, the ratio to
 # the matching floor), the most Postgres connections each role held at once
@@ -32,6 +36,7 @@ CONNECTIONS="1 32"
 CUSTOMERS=50000
 SCENARIOS="get-warm get-cold list create login promotion-get promotion-create"
 BUILD=1
+OWNER_ONLY=0
 WARM_IDS=16
 # wrk threads for the multi-connection runs: one per core is wrk's advice,
 # and on 2 cores wrk competes with the host, Postgres and Redis anyway.
@@ -44,7 +49,7 @@ SPIN=${SPIN:-$(command -v spin || true)}
 RUNNER=""
 
 usage() {
-    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -57,6 +62,7 @@ while [[ $# -gt 0 ]]; do
         --no-build) BUILD=0; shift ;;
         --runner) RUNNER=$2; shift 2 ;;
         --spin) SPIN=$2; shift 2 ;;
+        --owner-only) OWNER_ONLY=1; shift ;;
         -h | --help) usage 0 ;;
         *) echo "unknown option: $1" >&2; usage 2 >&2 ;;
     esac
@@ -405,6 +411,11 @@ print_report() {
     echo "### HTTP, ${DURATION}s per run, $(nproc) cores, $CUSTOMERS customers"
     echo
     echo "Runtime: $(runtime_version)."
+    if ((OWNER_ONLY)); then
+        echo "Every component connected as the database's owner (--owner-only)."
+    else
+        echo "Each kind of operation connected as its own role."
+    fi
     echo "Load average (1 min) before the runs: $LOAD_BEFORE, after: $(load_average)."
     echo
     echo "| scenario | connections | requests | req/s | p50 ms | p99 ms | × floor | non-2xx | socket errors |"
@@ -440,6 +451,10 @@ main() {
     # Tokens outlive the whole run; verifying them is part of every request.
     TOKEN=$(admin token --db-url "$DB_URL" --private-key "$WORK/keys/jwt_private.pem" \
         --email bench@example.com --ttl-seconds 86400)
+    if ((OWNER_ONLY)); then
+        local name
+        for name in $(compgen -e | grep '^SPIN_VARIABLE_.*DB_.*_URL$'); do export "$name=$DB_URL"; done
+    fi
     # Warm entries must stay warm however long the runs.
     start_host --variable cache_ttl_seconds=3600
     # The key-value floor reads a value the size of a cached customer.
