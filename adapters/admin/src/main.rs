@@ -97,6 +97,12 @@ struct MigrateArgs {
     /// How long to keep retrying while the database is unreachable.
     #[arg(long, env = "SPINTEMP_WAIT_SECONDS", default_value_t = 30)]
     wait_seconds: u64,
+    /// idle_session_timeout of the app's login roles: Spin keeps a pool per
+    /// role and never closes a connection, so Postgres closes those idle
+    /// this long (0: never). See docs/operations.md "Postgres connections".
+    #[arg(long, env = "SPINTEMP_IDLE_SESSION_SECONDS",
+          default_value_t = roles::DEFAULT_IDLE_SESSION_SECONDS)]
+    idle_session_seconds: u32,
 }
 
 #[derive(Args)]
@@ -207,7 +213,13 @@ async fn run_migrate(args: MigrateArgs) -> Result<()> {
              and login roles of your own need to be granted them (spintemp-admin roles list)"
         );
     }
-    migrate::provision_logins(&args.db_url, args.audit_db_url.as_deref(), &logins).await
+    migrate::provision_logins(
+        &args.db_url,
+        args.audit_db_url.as_deref(),
+        &logins,
+        args.idle_session_seconds,
+    )
+    .await
 }
 
 fn run_roles_urls(args: RolesUrlsArgs) -> Result<()> {

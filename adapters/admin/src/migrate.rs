@@ -62,12 +62,16 @@ pub async fn run_with(db_url: &str, audit_db_url: Option<&str>, wait: Duration) 
 /// group, in the database that role's grants live in: the app database
 /// `db_url` or the audit store `audit_db_url` (see [`roles::provision`]).
 /// Connects as the owner that ran the migrations.
+/// The app's roles get `idle_session_timeout` `idle_session_seconds` (see
+/// [`roles::DEFAULT_IDLE_SESSION_SECONDS`]; 0: none).
 pub async fn provision_logins(
     db_url: &str,
     audit_db_url: Option<&str>,
     logins: &[(&'static Role, String)],
+    idle_session_seconds: u32,
 ) -> Result<()> {
-    for_each_database(db_url, audit_db_url, logins, true, Duration::ZERO).await
+    let provision = Some(idle_session_seconds);
+    for_each_database(db_url, audit_db_url, logins, provision, Duration::ZERO).await
 }
 
 /// What [`provision_logins`] would refuse, said before anything changes;
@@ -78,14 +82,15 @@ pub async fn check_logins(
     logins: &[(&'static Role, String)],
     wait: Duration,
 ) -> Result<()> {
-    for_each_database(db_url, audit_db_url, logins, false, wait).await
+    for_each_database(db_url, audit_db_url, logins, None, wait).await
 }
 
 async fn for_each_database(
     db_url: &str,
     audit_db_url: Option<&str>,
     logins: &[(&'static Role, String)],
-    provision: bool,
+    // Some: provision, with this idle session timeout; None: check only.
+    provision: Option<u32>,
     wait: Duration,
 ) -> Result<()> {
     for database in [Database::App, Database::Audit] {
@@ -107,14 +112,13 @@ async fn for_each_database(
             })?,
         };
         let mut conn = connect(url, wait).await?;
-        let outcome = if provision {
-            roles::provision(&mut conn, &these).await
-        } else {
-            roles::check(&mut conn, &these).await
+        let outcome = match provision {
+            Some(idle) => roles::provision(&mut conn, &these, idle).await,
+            None => roles::check(&mut conn, &these).await,
         };
         close(conn).await;
         outcome?;
-        if !provision {
+        if provision.is_none() {
             continue;
         }
         info!(

@@ -108,6 +108,14 @@ pub const ROLES: &[Role] = &[
     },
 ];
 
+/// How long a session of an app role may sit idle before Postgres closes
+/// it, unless `migrate --idle-session-seconds` says otherwise. Spin keeps a
+/// pool per connection string (up to 64 connections, never closed), so each
+/// role is a pool; this lets each give back what it no longer uses, and
+/// Spin's pool opens a new connection when it finds one closed
+/// (docs/operations.md, "Postgres connections").
+pub const DEFAULT_IDLE_SESSION_SECONDS: u32 = 5;
+
 /// The role whose URL is the variable `variable`.
 pub fn by_variable(variable: &str) -> Option<&'static Role> {
     ROLES.iter().find(|r| r.variable == variable)
@@ -181,14 +189,25 @@ pub fn login_url(base: &str, login: &str, password: Option<&str>) -> Result<Stri
 /// Makes each URL's user a login role with the URL's password (or, without
 /// one, leaves its password as it is) and a member of its group, on the
 /// database `conn` is connected to (as the owner that ran the migrations).
+/// The app's roles (those spin.toml hands on) get `idle_session_timeout`
+/// `idle_session_seconds` (0: none); the relay's pool closes its own.
 /// Refuses, naming the URL's variable, a user that would hold more than its
 /// group: a superuser, the tables' owner, the group itself, a member of
 /// another of our groups, or one user for two kinds of operation.
-pub async fn provision(conn: &mut PgConnection, urls: &[(&'static Role, String)]) -> Result<()> {
+pub async fn provision(
+    conn: &mut PgConnection,
+    urls: &[(&'static Role, String)],
+    idle_session_seconds: u32,
+) -> Result<()> {
     check(conn, urls).await?;
     for (role, url) in urls {
         let (login, password) = credentials(role, url)?;
-        ensure_login(conn, role, &login, password.as_deref()).await?;
+        let idle = if role.in_spin_toml {
+            idle_session_seconds
+        } else {
+            0
+        };
+        ensure_login(conn, role, &login, password.as_deref(), idle).await?;
     }
     Ok(())
 }
@@ -292,6 +311,7 @@ async fn ensure_login(
     role: &Role,
     login: &str,
     password: Option<&str>,
+    idle_session_seconds: u32,
 ) -> Result<()> {
     // The server gets a SCRAM verifier, never the password: statements can
     // end up in its log.
@@ -304,6 +324,10 @@ async fn ensure_login(
         })
         .unwrap_or_default();
     let login_id = quote_identifier(login);
+    let idle = match idle_session_seconds {
+        0 => format!("ALTER ROLE {login_id} RESET idle_session_timeout"),
+        seconds => format!("ALTER ROLE {login_id} SET idle_session_timeout = '{seconds}s'"),
+    };
     // Two migrations (of two databases on one server) may provision the
     // same login at once; the loser of a race tries again and finds it.
     let mut tries = 0;
@@ -319,6 +343,7 @@ async fn ensure_login(
                 .await?;
             conn.execute(format!("GRANT {} TO {login_id}", quote_identifier(role.group)).as_str())
                 .await?;
+            conn.execute(idle.as_str()).await?;
             Ok::<_, sqlx::Error>(())
         }
         .await;

@@ -105,7 +105,13 @@ async fn prepare_database(name: &str) -> anyhow::Result<()> {
 pub async fn migrate_with_logins(db_url: &str, audit_db_url: &str) -> anyhow::Result<()> {
     spintemp_admin::migrate::run(db_url, Some(audit_db_url)).await?;
     let logins = spintemp_admin::roles::local_urls(db_url, audit_db_url, None)?;
-    spintemp_admin::migrate::provision_logins(db_url, Some(audit_db_url), &logins).await
+    spintemp_admin::migrate::provision_logins(
+        db_url,
+        Some(audit_db_url),
+        &logins,
+        spintemp_admin::roles::DEFAULT_IDLE_SESSION_SECONDS,
+    )
+    .await
 }
 
 /// `db_url`'s database as the relay's role (the outbox: read and delete).

@@ -204,6 +204,7 @@ fn every_page_of_a_long_history_comes_back_and_a_deep_page_reads_only_older_chun
             &store.url,
             Some(&store.url),
             &[(reader, reader_url.clone())],
+            spintemp_admin::roles::DEFAULT_IDLE_SESSION_SECONDS,
         )
         .await
         .unwrap();

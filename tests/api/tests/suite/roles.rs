@@ -6,8 +6,9 @@
 //! than its operation needs fails.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-use api_tests::{app, block_on, workspace_root};
+use api_tests::{app, block_on, workspace_root, TestApp};
 use spintemp_admin::roles::{self, ROLES};
 use spintemp_host::manifest::Manifest;
 use sqlx::{Connection, PgConnection};
@@ -260,6 +261,70 @@ fn groups_cannot_log_in_and_each_login_holds_one_group() {
                 groups,
                 [role.group],
                 "{} is a member of {groups:?}",
+                role.default_login
+            );
+        }
+    })
+}
+
+#[test]
+fn postgres_closes_idle_sessions_of_the_app_roles_and_the_app_opens_new_ones() {
+    const DB: &str = "spintemp_test_idle_sessions";
+    block_on(async {
+        let app = TestApp::start_in(DB, &[]).await.unwrap();
+        let (_, token) = app.token(false).await;
+        let reader_sessions = || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND usename = $2",
+            )
+            .bind(DB)
+            .bind(roles::by_variable("db_reader_url").unwrap().default_login)
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+        };
+        let list = || app.call("GET", "/api/customers").bearer(&token).send();
+        assert_eq!(list().await.status, 200);
+        assert!(
+            reader_sessions().await > 0,
+            "the list read through no reader session"
+        );
+        tokio::time::sleep(Duration::from_secs(
+            u64::from(roles::DEFAULT_IDLE_SESSION_SECONDS) + 2,
+        ))
+        .await;
+        assert_eq!(
+            reader_sessions().await,
+            0,
+            "Postgres left the idle sessions open"
+        );
+        // The pool finds its connection closed and opens another.
+        for _ in 0..3 {
+            assert_eq!(list().await.status, 200);
+        }
+        // The relay's role has no such limit: its pool closes its own.
+        let settings: Vec<(String, Option<Vec<String>>)> = sqlx::query_as(
+            "SELECT r.rolname::text, s.setconfig FROM pg_roles r \
+             LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = 0 \
+             WHERE r.rolname = ANY($1)",
+        )
+        .bind(ROLES.iter().map(|r| r.default_login).collect::<Vec<_>>())
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+        for role in ROLES {
+            let config = settings
+                .iter()
+                .find(|(name, _)| name == role.default_login)
+                .and_then(|(_, config)| config.clone())
+                .unwrap_or_default();
+            let limited = config.contains(&format!(
+                "idle_session_timeout={}s",
+                roles::DEFAULT_IDLE_SESSION_SECONDS
+            ));
+            assert_eq!(
+                limited, role.in_spin_toml,
+                "{}: {config:?}",
                 role.default_login
             );
         }
