@@ -11,8 +11,9 @@
 //!
 //! - **Closed** (the cache answers; a replica starts so, but probes after
 //!   its first response before any request calls it): a call that completed in the last
-//!   [`FRESH_MS`] is that reason; requests then call freely and write
-//!   nothing. Past it, the next request *announces* a probe (writes
+//!   [`FRESH_MS`] is that reason; requests then call freely, and a call
+//!   that completes when the last one recorded is [`REFRESH_MS`] old records
+//!   itself. Past it, the next request *announces* a probe (writes
 //!   `probing`) and its first call is the probe; others skip the cache while
 //!   a probe is out, and when it has been out [`HUNG_MS`] the breaker opens.
 //!   A failed call opens it at once.
@@ -36,6 +37,12 @@
 
 /// A call that completed this recently (ms) means the cache answers.
 pub const FRESH_MS: i64 = 100;
+/// A call that completes when the replica last saw one complete this long
+/// ago (ms) says so: under load, calls keep the state fresh and no probe is
+/// needed (a probe makes every other request skip the cache while it is
+/// out). Half of [`FRESH_MS`], so that a busy replica's state never ages
+/// past it; at most one write per this long per request.
+pub const REFRESH_MS: i64 = FRESH_MS / 2;
 /// A probe out this long (ms) means the cache hangs: the breaker opens.
 pub const HUNG_MS: i64 = 250;
 /// While open, how often (ms) a request probes after its response.

@@ -40,6 +40,8 @@ struct ThisRequest {
     /// A call failed: the rest of the request does without the cache.
     failed: bool,
     distrust_before: i64,
+    /// When the replica last saw a call complete, as this request read it.
+    ok_at: i64,
 }
 
 thread_local! {
@@ -103,6 +105,7 @@ fn decide(request: &mut ThisRequest) -> Decision {
                 write_state(&store, &next);
             }
             request.distrust_before = state.distrust_before;
+            request.ok_at = state.ok_at;
             decision
         }
     };
@@ -133,12 +136,17 @@ fn call<T>(what: &str, op: impl FnOnce(&Store) -> Result<T, Error>) -> Option<T>
         }
         match op(request.store.as_ref()?) {
             Ok(value) => {
-                if std::mem::take(&mut request.probe_out) {
-                    // If the probe took long enough for the breaker to open,
+                let was_probe = std::mem::take(&mut request.probe_out);
+                // (ok_at 0: the replica's state could not be read, and this
+                // request calls the cache unguarded; nothing to refresh.)
+                let stale = request.ok_at != 0 && now_ms() - request.ok_at >= breaker::REFRESH_MS;
+                if was_probe || stale {
+                    // If the call took long enough for the breaker to open,
                     // its answer closed it, and what this request reads next
                     // must not be older than that.
-                    if let Some(now) = record_outcome(true, true) {
+                    if let Some(now) = record_outcome(true, was_probe) {
                         request.distrust_before = now.distrust_before;
+                        request.ok_at = now.ok_at;
                     }
                 }
                 Some(value)
