@@ -262,10 +262,12 @@ fi
 # Only the app gets these (the relay and Prometheus started above). Spin
 # hands each component the variables spin.toml maps into it: the signing key
 # to auth-login and auth-refresh alone, the memo key to the verifying ones.
-export SPIN_VARIABLE_DB_HOST SPIN_VARIABLE_AUDIT_DB_HOST SPIN_VARIABLE_REDIS_HOST
+export SPIN_VARIABLE_DB_HOST SPIN_VARIABLE_AUDIT_DB_HOST SPIN_VARIABLE_REDIS_HOST SPIN_VARIABLE_CACHE_ADDRESS
 SPIN_VARIABLE_DB_HOST=$(host_port "$DB_URL")
 SPIN_VARIABLE_AUDIT_DB_HOST=$(host_port "$AUDIT_DB_URL")
 SPIN_VARIABLE_REDIS_HOST=$(host_port "$REDIS_URL")
+# The cache (infra/runtime-config.toml) is the same local Redis.
+SPIN_VARIABLE_CACHE_ADDRESS=redis://$SPIN_VARIABLE_REDIS_HOST
 if [ -n "${VAULT_ADDR:-}" ]; then
     RUNTIME_CONFIG=$STATE/runtime-config.vault.toml
     render_vault_runtime_config "$RUNTIME_CONFIG"

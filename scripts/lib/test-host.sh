@@ -34,7 +34,9 @@ serve() {
     local name=$1 manifest=$2
     shift 2
     local port log="$WORK/$name.log" rc="$WORK/runtime-config.toml"
-    printf '[key_value_store.default]\ntype = "redis"\nurl = "%s"\n[key_value_store.replica]\ntype = "spin"\n' "$REDIS_URL" >"$rc"
+    printf '[key_value_store.%s]\ntype = "redis"\nurl = "%s"\n' \
+        default "$REDIS_URL" cache_2 "$REDIS_URL" cache_3 "$REDIS_URL" >"$rc"
+    printf '[key_value_store.replica]\ntype = "spin"\n' >>"$rc"
     # A log left by an earlier start of the same app (the floors start once
     # per concurrency) would say "Serving" before this one does.
     rm -f "$log"
@@ -84,7 +86,8 @@ start_host() {
         serve app "$ROOT/spin.toml" \
         --variable "db_host=$PG_SERVER" --variable "audit_db_host=$PG_SERVER" \
         --variable "jwt_public_key=$(cat "$WORK/keys/jwt_public.pem")" \
-        --variable "redis_host=$(host_port "$REDIS_URL")" "$@"
+        --variable "redis_host=$(host_port "$REDIS_URL")" \
+        --variable "cache_address=redis://$(host_port "$REDIS_URL")" "$@"
     HOST_PID=$SERVED_PID
     BASE_URL=$SERVED_URL
     curl -fsS "$BASE_URL/api/health" >/dev/null

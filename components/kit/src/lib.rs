@@ -22,6 +22,7 @@ pub mod db;
 pub mod error;
 mod forward;
 pub mod login;
+pub mod replica;
 pub mod request;
 pub mod resource;
 pub mod response;

@@ -186,6 +186,11 @@ impl TestApp {
             ("jwt_private_key".to_owned(), keys.private_pem.clone()),
             ("token_memo_key".to_owned(), keys.memo_key.clone()),
             ("redis_url".to_owned(), redis_url()),
+            // The cache, which its breaker probes without credentials.
+            (
+                "cache_address".to_owned(),
+                format!("redis://{}", host_port(cache_url)),
+            ),
             // Every test request comes from one address unless it says
             // otherwise ([`TEST_CLIENT`]), so the per-address limits would
             // stop the suite; the throttling tests start apps of their own
@@ -208,6 +213,8 @@ impl TestApp {
             &runtime_config,
             format!(
                 "[key_value_store.default]\ntype = \"redis\"\nurl = \"{cache_url}\"\n\
+                 [key_value_store.cache_2]\ntype = \"redis\"\nurl = \"{cache_url}\"\n\
+                 [key_value_store.cache_3]\ntype = \"redis\"\nurl = \"{cache_url}\"\n\
                  [key_value_store.replica]\ntype = \"spin\"\n"
             ),
         )?;
@@ -230,6 +237,42 @@ impl TestApp {
             redis,
             keys,
         })
+    }
+
+    /// The digest the API's memo of verified tokens keeps `token` under
+    /// (kit::auth::memo).
+    pub fn memo_digest(&self, token: &str) -> String {
+        let secret: [u8; 32] = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &self.keys.memo_key,
+        )
+        .expect("the memo key is base64")
+        .try_into()
+        .expect("the memo key is 32 bytes");
+        kit::auth::memo::digest(&secret, self.keys.public_pem.trim(), token)
+    }
+
+    /// Puts an entry for `digest`, valid until `expires_at` (unix s), in
+    /// the memo (the replica's own store), as whoever can write that store
+    /// could.
+    pub fn plant_memo(&self, digest: &str, expires_at: i64) {
+        self.app
+            .local_store_set(
+                "replica",
+                &kit::auth::memo::slot_key(digest),
+                &kit::auth::memo::entry(digest, expires_at),
+            )
+            .expect("the replica store is local");
+    }
+
+    /// Whether the memo holds an entry for `token` (expired or not).
+    pub fn memo_holds(&self, token: &str) -> bool {
+        let digest = self.memo_digest(token);
+        let slot = self
+            .app
+            .local_store_get("replica", &kit::auth::memo::slot_key(&digest))
+            .expect("the replica store is local");
+        slot.is_some_and(|entry| entry.ends_with(digest.as_bytes()))
     }
 
     /// A token for a new user, made as `spintemp-admin token` makes one.
@@ -504,4 +547,12 @@ pub fn request_id() -> String {
 /// A customer code no other test uses.
 pub fn unique_code(prefix: &str) -> String {
     format!("{prefix}-{}", &Uuid::now_v7().simple().to_string()[20..])
+}
+
+/// `host:port` of a `scheme://[user[:password]@]host:port[/db][?…]` URL:
+/// what `allowed_outbound_hosts` names.
+pub fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
 }

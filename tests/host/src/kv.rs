@@ -81,6 +81,27 @@ impl KvStores {
         }
         Ok(())
     }
+
+    fn local_store(&self, label: &str) -> anyhow::Result<&Backend> {
+        match self.stores.get(label).map(Arc::as_ref) {
+            Some(backend @ Backend::Local(_)) => Ok(backend),
+            Some(Backend::Redis { .. }) => bail!("key-value store {label:?} is Redis, not local"),
+            None => bail!("no key-value store {label:?}"),
+        }
+    }
+
+    /// See `App::local_store_set`.
+    pub fn local_set(&self, label: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        self.local_store(label)?
+            .local()
+            .insert(key.to_owned(), value.to_vec());
+        Ok(())
+    }
+
+    /// See `App::local_store_get`.
+    pub fn local_get(&self, label: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.local_store(label)?.local().get(key).cloned())
+    }
 }
 
 fn other(e: impl std::fmt::Display) -> Error {

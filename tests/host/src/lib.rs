@@ -163,6 +163,19 @@ impl App {
         Ok(http::Response::from_parts(parts, body))
     }
 
+    /// Sets `key` in the app's local (in-memory) key-value store `label`,
+    /// as a component granted it could: for tests of what the app makes of
+    /// a value it did not write. Fails for a Redis store (write to the
+    /// Redis itself) and for a label the runtime config does not define.
+    pub fn local_store_set(&self, label: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        self.inner.kv.local_set(label, key, value)
+    }
+
+    /// The value under `key` in the local key-value store `label`.
+    pub fn local_store_get(&self, label: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        self.inner.kv.local_get(label, key)
+    }
+
     /// Serves the app over HTTP/1.1 on `listener` until the future is dropped.
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
         server::serve(self.inner.clone(), listener).await

@@ -2,9 +2,9 @@
 //! compromised function can check tokens but never mint one (auth-login and
 //! auth-refresh, which hold the private key, sign through [`crate::sessions`]).
 //!
-//! A token that passed the full check once is remembered in the key-value
-//! store ([`memo`]), so that later requests with it skip the signature check:
-//! its claims are still decoded and checked every time.
+//! A token that passed the full check once is remembered in the replica's
+//! own store ([`memo`]), so that later requests with it skip the signature
+//! check: its claims are still decoded and checked every time.
 
 pub(crate) mod eddsa;
 pub mod memo;

@@ -9,30 +9,27 @@
 //! none put before the cache last came back ([`breaker`]).
 //!
 //! Every call goes through [`breaker`], which knows, across requests on
-//! this replica, whether the cache answers; one store handle serves the
-//! whole request (under Spin, each `open` of a Redis store is a PING).
+//! this replica, whether the cache answers and under which of its labels
+//! to open it; one store handle serves the whole request (under Spin, each
+//! `open` of a Redis store is a PING).
 
 pub mod breaker;
 
 use crate::config;
-use breaker::{Decision, State};
+use breaker::{Decision, State, Via, LABELS};
 use spin_sdk::key_value::{Error, Store};
 use std::cell::RefCell;
 use uuid::Uuid;
 
-/// The store the cache lives in.
-const CACHE_STORE: &str = "default";
-/// The replica's own store, where [`breaker::State`] lives.
-const REPLICA_STORE: &str = "replica";
 const BREAKER_KEY: &str = "spintemp:cache-breaker";
-/// What a probe asks for; nothing is ever stored under it.
-const PROBE_KEY: &str = "spintemp:health";
 
 /// What this request knows of the cache. A component instance serves one
 /// request, so this lasts exactly one.
 #[derive(Default)]
 struct ThisRequest {
     decision: Option<Decision>,
+    /// The label the store is opened under (an index into [`LABELS`]).
+    label: usize,
     /// The cache's store, opened on the first call.
     store: Option<Store>,
     /// Our first call is the replica's probe, not yet back.
@@ -52,42 +49,36 @@ fn now_ms() -> i64 {
     crate::now().timestamp_millis()
 }
 
-fn replica_state() -> Option<(Store, State)> {
-    let store = Store::open(REPLICA_STORE)
-        .map_err(|e| {
-            eprintln!(
-                "cache: store {REPLICA_STORE:?} unavailable ({e}); calling the cache unguarded"
-            )
-        })
-        .ok()?;
-    let state = match store.get(BREAKER_KEY) {
-        Ok(value) => State::decode(&value.unwrap_or_default()),
-        Err(e) => {
-            eprintln!("cache: {REPLICA_STORE:?} unreadable ({e}); calling the cache unguarded");
-            return None;
+/// The replica's view of the cache; `None` (logged) when its store cannot
+/// be read, and then the cache is called unguarded.
+fn replica_state() -> Option<State> {
+    match crate::replica::get(BREAKER_KEY) {
+        Ok(value) => Some(State::decode(&value.unwrap_or_default())),
+        Err(why) => {
+            eprintln!("cache: replica state unreadable: {why}; calling the cache unguarded");
+            None
         }
-    };
-    Some((store, state))
+    }
 }
 
-fn write_state(store: &Store, state: &State) {
-    if let Err(e) = store.set(BREAKER_KEY, state.encode().as_bytes()) {
-        eprintln!("cache: could not record the cache's state in {REPLICA_STORE:?}: {e}");
+fn write_state(state: &State) {
+    if let Err(why) = crate::replica::set(BREAKER_KEY, state.encode().as_bytes()) {
+        eprintln!("cache: could not record the cache's state: {why}");
     }
 }
 
 /// After a call (a probe or not) came back: the replica's state moves on,
 /// from what it is now, not from what it was when the request began.
-fn record_outcome(answered: bool, was_probe: bool) -> Option<State> {
-    let (store, state) = replica_state()?;
+fn record_outcome(answered: bool, was_probe: bool, via: Via) -> Option<State> {
+    let state = replica_state()?;
     let now = now_ms();
     let next = if answered {
-        state.answered(now, was_probe)
+        state.answered(now, was_probe, via)
     } else {
-        state.failed(now, was_probe)
+        state.failed(now, was_probe, via)
     };
     if next != state {
-        write_state(&store, &next);
+        write_state(&next);
     }
     Some(next)
 }
@@ -99,13 +90,14 @@ fn decide(request: &mut ThisRequest) -> Decision {
     }
     let decision = match replica_state() {
         None => Decision::Use,
-        Some((store, state)) => {
+        Some(state) => {
             let (decision, announce) = state.decide(now_ms());
             if let Some(next) = announce {
-                write_state(&store, &next);
+                write_state(&next);
             }
             request.distrust_before = state.distrust_before;
             request.ok_at = state.ok_at;
+            request.label = state.label;
             decision
         }
     };
@@ -129,7 +121,7 @@ fn call<T>(what: &str, op: impl FnOnce(&Store) -> Result<T, Error>) -> Option<T>
             return None;
         }
         if request.store.is_none() {
-            match Store::open(CACHE_STORE) {
+            match Store::open(LABELS[request.label]) {
                 Ok(store) => request.store = Some(store),
                 Err(e) => return failed(request, "open", e),
             }
@@ -144,7 +136,7 @@ fn call<T>(what: &str, op: impl FnOnce(&Store) -> Result<T, Error>) -> Option<T>
                     // If the call took long enough for the breaker to open,
                     // its answer closed it, and what this request reads next
                     // must not be older than that.
-                    if let Some(now) = record_outcome(true, was_probe) {
+                    if let Some(now) = record_outcome(true, was_probe, Via::Label(request.label)) {
                         request.distrust_before = now.distrust_before;
                         request.ok_at = now.ok_at;
                     }
@@ -160,18 +152,34 @@ fn failed<T>(request: &mut ThisRequest, what: &str, e: impl std::fmt::Display) -
     eprintln!("cache {what} failed, serving from Postgres until the cache answers again: {e}");
     request.failed = true;
     let was_probe = std::mem::take(&mut request.probe_out);
-    record_outcome(false, was_probe);
+    record_outcome(false, was_probe, Via::Label(request.label));
     None
 }
 
 /// The probe a request was given, run once its response is sent: no client
-/// waits for it, however long the cache takes.
+/// waits for it, however long the cache takes. It opens a connection of its
+/// own (outbound Redis to `cache_address`), because the store's connection, if
+/// it broke, may be waiting minutes for its next reconnect try. It holds no
+/// password: a reply of any kind (a PONG, or a refusal for want of one)
+/// means the cache answers; a refused or failed connection means it does
+/// not.
 fn probe_after_response() {
-    let answered = Store::open(CACHE_STORE).and_then(|store| store.exists(PROBE_KEY));
+    let answered = probe();
     if let Err(e) = &answered {
         eprintln!("cache probe failed: {e}");
     }
-    record_outcome(answered.is_ok(), true);
+    record_outcome(answered.is_ok(), true, Via::Probe);
+}
+
+fn probe() -> Result<(), String> {
+    let address = spin_sdk::variables::get("cache_address")
+        .map_err(|e| format!("variable cache_address: {e}"))?;
+    let connection =
+        spin_sdk::redis::Connection::open(&address).map_err(|e| format!("{address}: {e}"))?;
+    // Opening it was already answered (redis-rs sends CLIENT SETINFO and
+    // waits); the PING says so even where a client skips that.
+    let _pong_or_refusal = connection.execute("PING", &[]);
+    Ok(())
 }
 
 /// What `GET /api/health` says of the cache, without ever calling it (it
@@ -183,8 +191,8 @@ fn probe_after_response() {
 /// a probe.
 pub fn health() -> Result<(), String> {
     REQUEST.with_borrow_mut(|request| {
-        let Some((store, state)) = replica_state() else {
-            return Err(format!("store {REPLICA_STORE:?} unavailable"));
+        let Some(state) = replica_state() else {
+            return Err("the replica's own store is unavailable".to_owned());
         };
         let (decision, next) = state.decide(now_ms());
         let decision = match decision {
@@ -194,7 +202,7 @@ pub fn health() -> Result<(), String> {
         set_decision(request, decision);
         let known = next.unwrap_or(state);
         if let Some(next) = next {
-            write_state(&store, &next);
+            write_state(&next);
         }
         if known.is_open() {
             Err(format!("down since {} (unix ms)", known.down_since))

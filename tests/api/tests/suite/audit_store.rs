@@ -94,14 +94,6 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
-/// `host:port` of a `postgres://user@host:port/db` URL: what the audit
-/// functions are allowed to reach.
-fn host_port(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
-    rest.split(['/', '?']).next().unwrap_or(rest)
-}
-
 /// The chunks of a TimescaleDB store, each with its lower bound in µs.
 async fn chunks(store: &PgPool) -> Vec<(String, i64)> {
     sqlx::query_as(
@@ -210,7 +202,7 @@ fn every_page_of_a_long_history_comes_back_and_a_deep_page_reads_only_older_chun
         .unwrap();
         let app = TestApp::start(&[
             ("audit_db_reader_url", &reader_url),
-            ("audit_db_host", host_port(&store.url)),
+            ("audit_db_host", &api_tests::host_port(&store.url)),
         ])
         .await
         .expect("starting the app on the audit store");

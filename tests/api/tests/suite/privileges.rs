@@ -144,6 +144,22 @@ fn every_component_fits_the_world_it_names() {
     }
 }
 
+/// An `allowed_outbound_hosts` entry with every `{{ variable }}` replaced
+/// by the app variable's default, as Spin checks it at start (an entry may
+/// be a whole address, e.g. `{{ cache_address }}`).
+fn with_defaults(host: &str) -> String {
+    let manifest: Manifest =
+        toml::from_str(&std::fs::read_to_string(workspace_root().join("spin.toml")).unwrap())
+            .unwrap();
+    let mut resolved = host.to_owned();
+    for (name, declared) in &manifest.variables {
+        if let Some(default) = &declared.default {
+            resolved = resolved.replace(&format!("{{{{ {name} }}}}"), default);
+        }
+    }
+    resolved
+}
+
 #[test]
 fn each_component_is_granted_exactly_the_spin_apis_it_imports() {
     let resolve = worlds();
@@ -163,9 +179,13 @@ fn each_component_is_granted_exactly_the_spin_apis_it_imports() {
             resolve.worlds[component.world].name
         );
 
-        let schemes: BTreeSet<&str> = component
+        let hosts: Vec<String> = component
             .component
             .allowed_outbound_hosts
+            .iter()
+            .map(|host| with_defaults(host))
+            .collect();
+        let schemes: BTreeSet<&str> = hosts
             .iter()
             .map(|host| host.split_once("://").map_or(host.as_str(), |(s, _)| s))
             .collect();
@@ -263,6 +283,53 @@ fn no_component_holds_a_variable_it_never_reads() {
                 component.id
             );
         }
+    }
+}
+
+/// A component may open the cache (under its three labels) only if it uses
+/// it, and the replica's own store only if it keeps the memo of verified
+/// tokens or the cache's breaker there: read off the `.wasm`, which names
+/// the labels it opens (kit::cache::breaker::LABELS, kit::replica).
+#[test]
+fn no_component_may_open_a_store_it_never_names() {
+    const CACHE: [&str; 3] = ["default", "cache_2", "cache_3"];
+    let resolve = worlds();
+    for component in built(&resolve) {
+        let id = &component.id;
+        let names = |label: &str| {
+            component
+                .wasm
+                .windows(label.len())
+                .any(|window| window == label.as_bytes())
+        };
+        let labels: BTreeSet<&str> = component
+            .component
+            .key_value_stores
+            .iter()
+            .map(String::as_str)
+            .collect();
+        // "default" is too common a word to look for; "cache_2" is not.
+        let uses_cache = names("cache_2");
+        assert_eq!(
+            CACHE.iter().all(|label| labels.contains(label)),
+            uses_cache,
+            "{id}: stores {labels:?}"
+        );
+        assert!(
+            uses_cache || !CACHE.iter().any(|label| labels.contains(label)),
+            "{id} may open the cache, which it never uses: {labels:?}"
+        );
+        assert_eq!(
+            labels.contains("replica"),
+            names("replica"),
+            "{id}: stores {labels:?}"
+        );
+        assert!(
+            labels
+                .iter()
+                .all(|label| CACHE.contains(label) || *label == "replica"),
+            "{id}: stores {labels:?}"
+        );
     }
 }
 

@@ -474,43 +474,12 @@ fn login_works_when_the_throttling_redis_is_down() {
     })
 }
 
-/// The memo entry the API keeps for `token` (see kit::auth::memo).
-fn memo_key(app: &TestApp, token: &str) -> String {
-    let secret: [u8; 32] = STANDARD
-        .decode(&app.keys.memo_key)
-        .unwrap()
-        .try_into()
-        .unwrap();
-    kit::auth::memo::entry_key(&secret, app.keys.public_pem.trim(), token)
-}
-
-async fn redis_set(app: &TestApp, key: &str, value: &[u8]) {
-    let mut conn = app.redis.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("SET")
-        .arg(key)
-        .arg(value)
-        .query_async::<()>(&mut conn)
-        .await
-        .unwrap();
-}
-
-async fn redis_exists(app: &TestApp, key: &str) -> bool {
-    let mut conn = app.redis.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("EXISTS")
-        .arg(key)
-        .query_async::<i64>(&mut conn)
-        .await
-        .unwrap()
-        == 1
-}
-
 #[test]
 fn the_memo_skips_only_the_signature_and_cannot_be_planted() {
     block_on(async {
         let app = app().await;
         let (_, token) = app.token(false).await;
-        let key = memo_key(app, &token);
-        assert!(!redis_exists(app, &key).await);
+        assert!(!app.memo_holds(&token));
         assert_eq!(
             app.call("GET", "/api/customers?limit=1")
                 .bearer(&token)
@@ -519,10 +488,7 @@ fn the_memo_skips_only_the_signature_and_cannot_be_planted() {
                 .status,
             200
         );
-        assert!(
-            redis_exists(app, &key).await,
-            "a verified token is remembered"
-        );
+        assert!(app.memo_holds(&token), "a verified token is remembered");
         assert_eq!(
             app.call("GET", "/api/customers?limit=1")
                 .bearer(&token)
@@ -554,24 +520,22 @@ fn the_memo_skips_only_the_signature_and_cannot_be_planted() {
             &forger.private_pem,
         )
         .unwrap();
-        let far_future = api_tests::cache_value(chrono::Utc::now().timestamp() + 3600, b"");
+        let far_future = chrono::Utc::now().timestamp() + 3600;
         use sha2::Digest;
         let plain: String = sha2::Sha256::digest(forged.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        redis_set(app, &format!("spintemp:token:{plain}"), &far_future).await;
+        app.plant_memo(&plain, far_future);
         let own: [u8; 32] = STANDARD
             .decode(&forger.memo_key)
             .unwrap()
             .try_into()
             .unwrap();
-        redis_set(
-            app,
-            &kit::auth::memo::entry_key(&own, app.keys.public_pem.trim(), &forged),
-            &far_future,
-        )
-        .await;
+        app.plant_memo(
+            &kit::auth::memo::digest(&own, app.keys.public_pem.trim(), &forged),
+            far_future,
+        );
         app.call("GET", "/api/audit")
             .bearer(&forged)
             .send()
@@ -585,7 +549,7 @@ fn the_memo_skips_only_the_signature_and_cannot_be_planted() {
         expired.iat -= 3600;
         expired.exp -= 3600;
         let expired = spintemp_admin::token::mint(&expired, &app.keys.private_pem).unwrap();
-        redis_set(app, &memo_key(app, &expired), &far_future).await;
+        app.plant_memo(&app.memo_digest(&expired), far_future);
         app.call("GET", "/api/customers")
             .bearer(&expired)
             .send()
@@ -595,7 +559,7 @@ fn the_memo_skips_only_the_signature_and_cannot_be_planted() {
             spintemp_admin::token::Claims::new(Uuid::now_v7(), "x@example.com", false, 600);
         foreign.aud = "someone-else".into();
         let foreign = spintemp_admin::token::mint(&foreign, &app.keys.private_pem).unwrap();
-        redis_set(app, &memo_key(app, &foreign), &far_future).await;
+        app.plant_memo(&app.memo_digest(&foreign), far_future);
         app.call("GET", "/api/customers")
             .bearer(&foreign)
             .send()
