@@ -185,12 +185,12 @@ def check_spinkube():
             problems.append(f"{where}: readiness must be GET /api/health (a route of spin.toml), is {ready!r}")
         if not vault:
             stores = {s["name"]: s for s in rc.get("keyValueStores", [])}
-            if sorted(stores) != ["cache_2", "cache_3", "default", "replica"]:
-                problems.append(f"{where}: runtimeConfig.keyValueStores should define 'default', 'cache_2', 'cache_3' (the read cache under its three labels) and 'replica' (its breaker), has {sorted(stores)}")
+            if sorted(stores) != ["cache_b", "cache_c", "default", "replica"]:
+                problems.append(f"{where}: runtimeConfig.keyValueStores should define 'default', 'cache_b', 'cache_c' (the read cache under its three labels) and 'replica' (its breaker), has {sorted(stores)}")
             elif stores["replica"].get("type") != "spin" or stores["replica"].get("options"):
                 problems.append(f"{where}: keyValueStores 'replica' must be type spin without options (in memory, one per pod)")
-            elif any({**stores[label], "name": "default"} != stores["default"] for label in ("cache_2", "cache_3")):
-                problems.append(f"{where}: keyValueStores 'cache_2' and 'cache_3' must name the same Redis as 'default'")
+            elif any({**stores[label], "name": "default"} != stores["default"] for label in ("cache_b", "cache_c")):
+                problems.append(f"{where}: keyValueStores 'cache_b' and 'cache_c' must name the same Redis as 'default'")
     if len(apps) < 2:
         problems.append(f"expected the SpinApp and its Vault variant, found {len(apps)}")
     check(f"{len(apps)} SpinApps and {len(executors)} SpinAppExecutors valid against SpinKube v1alpha1 (spin-operator's types and webhooks) and spin.toml", problems)
@@ -529,8 +529,8 @@ def check_runtime_configs():
         # The cache under its other labels (kit::cache::breaker): the same
         # store as default, so that switching labels switches connections,
         # not caches.
-        elif any(stores.get(label) != stores["default"] for label in ("cache_2", "cache_3")):
-            problems.append(f"{where}: [key_value_store.cache_2] and [key_value_store.cache_3] must be the same as [key_value_store.default]")
+        elif any(stores.get(label) != stores["default"] for label in ("cache_b", "cache_c")):
+            problems.append(f"{where}: [key_value_store.cache_b] and [key_value_store.cache_c] must be the same as [key_value_store.default]")
         # The breaker's store must be Spin's own, in memory: one per replica,
         # answering when Redis does not (kit::cache::breaker).
         if rc.get("key_value_store", {}).get("replica") != {"type": "spin"}:

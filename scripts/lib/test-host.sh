@@ -35,7 +35,7 @@ serve() {
     shift 2
     local port log="$WORK/$name.log" rc="$WORK/runtime-config.toml"
     printf '[key_value_store.%s]\ntype = "redis"\nurl = "%s"\n' \
-        default "$REDIS_URL" cache_2 "$REDIS_URL" cache_3 "$REDIS_URL" >"$rc"
+        default "$REDIS_URL" cache_b "$REDIS_URL" cache_c "$REDIS_URL" >"$rc"
     printf '[key_value_store.replica]\ntype = "spin"\n' >>"$rc"
     # A log left by an earlier start of the same app (the floors start once
     # per concurrency) would say "Serving" before this one does.

@@ -213,8 +213,8 @@ impl TestApp {
             &runtime_config,
             format!(
                 "[key_value_store.default]\ntype = \"redis\"\nurl = \"{cache_url}\"\n\
-                 [key_value_store.cache_2]\ntype = \"redis\"\nurl = \"{cache_url}\"\n\
-                 [key_value_store.cache_3]\ntype = \"redis\"\nurl = \"{cache_url}\"\n\
+                 [key_value_store.cache_b]\ntype = \"redis\"\nurl = \"{cache_url}\"\n\
+                 [key_value_store.cache_c]\ntype = \"redis\"\nurl = \"{cache_url}\"\n\
                  [key_value_store.replica]\ntype = \"spin\"\n"
             ),
         )?;

@@ -201,6 +201,13 @@ fn resolve(manifest: Manifest, base_dir: &Path) -> anyhow::Result<LoadedManifest
         check_component_id(id)
             .map_err(|why| anyhow::anyhow!("invalid component id {id:?}: {why}"))?;
     }
+    for (id, component) in &manifest.component {
+        for label in &component.key_value_stores {
+            check_label(label).map_err(|why| {
+                anyhow::anyhow!("component {id:?}: key_value_stores label {label:?}: {why}")
+            })?;
+        }
+    }
     for route in &routes {
         check_component_id(&route.component_id).map_err(|why| {
             anyhow::anyhow!("HTTP trigger refers to {:?}: {why}", route.component_id)
@@ -234,24 +241,40 @@ fn resolve(manifest: Manifest, base_dir: &Path) -> anyhow::Result<LoadedManifest
 /// otherwise (`now-64`: "'-'-separated words must start with an ASCII
 /// letter; got '6'"), so the host must too.
 fn check_component_id(id: &str) -> Result<(), String> {
+    check_id(id, '-')
+}
+
+/// Spin's rule for key-value store labels: kebab-case or snake_case words
+/// as in [`check_component_id`] (`cache_2` is refused: "expected kebab-case
+/// or snake_case").
+fn check_label(label: &str) -> Result<(), String> {
+    match check_id(label, '-').or_else(|_| check_id(label, '_')) {
+        Ok(()) => Ok(()),
+        Err(_) => Err("expected kebab-case or snake_case".to_owned()),
+    }
+}
+
+/// Words separated by single `delim`s (Spin's `Id<DELIM>`).
+fn check_id(id: &str, delim: char) -> Result<(), String> {
     if id.is_empty() {
         return Err("empty".to_owned());
     }
-    if id.contains('_') {
-        return Err("words must be separated with '-', not '_'".to_owned());
+    let wrong = if delim == '-' { '_' } else { '-' };
+    if id.contains(wrong) {
+        return Err(format!("words must be separated with {delim:?}, not {wrong:?}"));
     }
-    for word in id.split('-') {
+    for word in id.split(delim) {
         let Some(first) = word.chars().next() else {
-            return Err("'-'-separated words must not be empty".to_owned());
+            return Err(format!("{delim:?}-separated words must not be empty"));
         };
         if !first.is_ascii_alphabetic() {
             return Err(format!(
-                "'-'-separated words must start with an ASCII letter; got {first:?}"
+                "{delim:?}-separated words must start with an ASCII letter; got {first:?}"
             ));
         }
         if let Some(c) = word.chars().find(|c| !c.is_ascii_alphanumeric()) {
             return Err(format!(
-                "'-'-separated words may only contain alphanumeric ASCII; got {c:?}"
+                "{delim:?}-separated words may only contain alphanumeric ASCII; got {c:?}"
             ));
         }
         let upper = first.is_ascii_uppercase();
@@ -260,7 +283,7 @@ fn check_component_id(id: &str) -> Result<(), String> {
             .any(|c| c.is_ascii_alphabetic() && c.is_ascii_uppercase() != upper)
         {
             return Err(format!(
-                "'-'-separated words must be all lowercase or all UPPERCASE; got {word:?}"
+                "{delim:?}-separated words must be all lowercase or all UPPERCASE; got {word:?}"
             ));
         }
     }
@@ -380,6 +403,26 @@ mod tests {
         .unwrap();
         let err = resolve(manifest, Path::new(".")).unwrap_err();
         assert!(err.to_string().contains("sqlite_databases"), "{err}");
+    }
+
+    #[test]
+    fn refuses_store_labels_that_spin_refuses() {
+        let load = |label: &str| {
+            let manifest: Manifest = toml::from_str(&format!(
+                "spin_manifest_version = 2\n[application]\nname = \"t\"\n\
+                 [[trigger.http]]\nroute = \"/x\"\ncomponent = \"c\"\n\
+                 [component.c]\nsource = \"x.wasm\"\nkey_value_stores = [\"{label}\"]\n"
+            ))
+            .unwrap();
+            resolve(manifest, Path::new("."))
+        };
+        for label in ["default", "cache_b", "cache-b", "replica", "cache2"] {
+            assert!(load(label).is_ok(), "{label}: {:?}", load(label).err());
+        }
+        for label in ["cache_2", "cache-2", "cache_b-c", "Cache", ""] {
+            let err = load(label).unwrap_err().to_string();
+            assert!(err.contains("expected kebab-case or snake_case"), "{label}: {err}");
+        }
     }
 
     #[test]

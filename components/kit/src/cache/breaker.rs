@@ -45,7 +45,7 @@
 
 /// The labels of the cache's store, in the order they are taken: all three
 /// name the same cache (the runtime config gives each the same Redis).
-pub const LABELS: [&str; 3] = ["default", "cache_2", "cache_3"];
+pub const LABELS: [&str; 3] = ["default", "cache_b", "cache_c"];
 /// How long (ms) after the cache is seen back a label whose connection broke
 /// may still wait for its next reconnect try: redis-rs 0.32's
 /// `ConnectionManager` (Spin 3.6 and 4.0) tries again after 1 s, then every
@@ -387,7 +387,7 @@ mod tests {
         let open = closed_at(T).failed(T + 5, false, Via::Label(0));
         assert_eq!(open.unusable_until[0], UNTIL_BACK);
         // A probe over its own connection finds the cache back 4 s later:
-        // label 0 may be waiting out its reconnect, so cache_2 is used.
+        // label 0 may be waiting out its reconnect, so cache_b is used.
         let probing = open.decide(T + 4_000).1.unwrap();
         let back = probing.answered(T + 4_001, true, Via::Probe);
         assert!(!back.is_open());
@@ -395,7 +395,7 @@ mod tests {
         assert_eq!(back.unusable_until, [T + 4_001 + RECOVERY_MS, 0, 0]);
         assert_eq!(back.decide(T + 4_002).0, Decision::Use);
 
-        // It fails again at once: cache_3. Again: none is usable until
+        // It fails again at once: cache_c. Again: none is usable until
         // label 0's reconnect has surely happened, so it stays open.
         let again = back.failed(T + 5_000, false, Via::Label(1));
         let third = again.answered(T + 6_000, true, Via::Probe);
