@@ -261,7 +261,9 @@ fn check_id(id: &str, delim: char) -> Result<(), String> {
     }
     let wrong = if delim == '-' { '_' } else { '-' };
     if id.contains(wrong) {
-        return Err(format!("words must be separated with {delim:?}, not {wrong:?}"));
+        return Err(format!(
+            "words must be separated with {delim:?}, not {wrong:?}"
+        ));
     }
     for word in id.split(delim) {
         let Some(first) = word.chars().next() else {
@@ -421,7 +423,10 @@ mod tests {
         }
         for label in ["cache_2", "cache-2", "cache_b-c", "Cache", ""] {
             let err = load(label).unwrap_err().to_string();
-            assert!(err.contains("expected kebab-case or snake_case"), "{label}: {err}");
+            assert!(
+                err.contains("expected kebab-case or snake_case"),
+                "{label}: {err}"
+            );
         }
     }
 

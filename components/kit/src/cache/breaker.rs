@@ -66,8 +66,9 @@ pub const REFRESH_MS: i64 = FRESH_MS / 2;
 pub const HUNG_MS: i64 = 250;
 /// While open, how often (ms) a request probes after its response.
 pub const RETRY_MS: i64 = 1_000;
-/// A probe not back after this long (ms) is given up for another.
-pub const GIVE_UP_MS: i64 = 30_000;
+/// A probe not back after this long (ms) is given up for another (a probe
+/// to a hung Redis waits as long as it hangs).
+pub const GIVE_UP_MS: i64 = 10_000;
 
 /// The replica's view of the cache (all times unix ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -178,7 +179,10 @@ impl State {
                 }
                 Some(label)
             }
-            Via::Probe if closed => Some(self.label),
+            // A probe's own connection says nothing of the label's: requests
+            // that met a fault may have left it waiting for its reconnect.
+            // Only a call through it, or the breaker opening, decides.
+            Via::Probe if closed => return next,
             Via::Probe => next.usable_label(now),
         };
         let Some(label) = label else {
@@ -209,14 +213,24 @@ impl State {
 
     /// After a call that failed at `now`: the breaker opens (or stays open),
     /// and a label whose call failed is set aside until the cache is back.
-    pub fn failed(&self, now: i64, was_probe: bool, via: Via) -> State {
+    /// No probe is out any more: a probe through the store waits on a label
+    /// now set aside, and one of its own failed (or this is it). Under load
+    /// many calls fail at once, and one that read the state before the
+    /// probe's own failure was written must not leave the probe "out" (it
+    /// would hold off every probe for [`GIVE_UP_MS`]).
+    pub fn failed(&self, now: i64, via: Via) -> State {
         let mut next = State {
-            probing: self.probing && !was_probe,
+            probing: false,
             down_since: if self.is_open() { self.down_since } else { now },
             ..*self
         };
         if let Via::Label(label) = via {
             next.unusable_until[label] = UNTIL_BACK;
+        }
+        if !self.is_open() {
+            // Calls in flight through the label in use met the fault too,
+            // and may have set its reconnect waiting.
+            next.unusable_until[self.label] = UNTIL_BACK;
         }
         next
     }
@@ -328,7 +342,7 @@ mod tests {
 
     #[test]
     fn a_failed_call_opens_and_a_probe_every_retry_tries_again_after_the_response() {
-        let open = closed_at(T).failed(T + 5, false, Via::Label(0));
+        let open = closed_at(T).failed(T + 5, Via::Label(0));
         assert_eq!(open.down_since, T + 5);
         assert_eq!(
             open.decide(T + 5 + RETRY_MS - 1),
@@ -343,14 +357,14 @@ mod tests {
             probing.decide(T + 5 + RETRY_MS * 4),
             (Decision::Skip { probe_after: false }, None)
         );
-        let still_down = probing.failed(T + RETRY_MS + 6_000, true, Via::Probe);
+        let still_down = probing.failed(T + RETRY_MS + 6_000, Via::Probe);
         assert!(still_down.is_open() && !still_down.probing);
         assert_eq!(still_down.down_since, T + 5);
     }
 
     #[test]
     fn closing_distrusts_every_entry_put_before() {
-        let open = closed_at(T).failed(T + 5, false, Via::Label(0));
+        let open = closed_at(T).failed(T + 5, Via::Label(0));
         let probing = open.decide(T + 5 + RETRY_MS).1.unwrap();
         let closed = probing.answered(T + RETRY_MS + 9, true, Via::Probe);
         assert!(!closed.is_open());
@@ -384,7 +398,7 @@ mod tests {
 
     #[test]
     fn a_label_that_failed_is_set_aside_and_the_breaker_closes_on_the_next() {
-        let open = closed_at(T).failed(T + 5, false, Via::Label(0));
+        let open = closed_at(T).failed(T + 5, Via::Label(0));
         assert_eq!(open.unusable_until[0], UNTIL_BACK);
         // A probe over its own connection finds the cache back 4 s later:
         // label 0 may be waiting out its reconnect, so cache_b is used.
@@ -397,13 +411,12 @@ mod tests {
 
         // It fails again at once: cache_c. Again: none is usable until
         // label 0's reconnect has surely happened, so it stays open.
-        let again = back.failed(T + 5_000, false, Via::Label(1));
+        let again = back.failed(T + 5_000, Via::Label(1));
         let third = again.answered(T + 6_000, true, Via::Probe);
         assert_eq!((third.is_open(), third.label), (false, 2));
-        let fourth =
-            third
-                .failed(T + 7_000, false, Via::Label(2))
-                .answered(T + 8_000, true, Via::Probe);
+        let fourth = third
+            .failed(T + 7_000, Via::Label(2))
+            .answered(T + 8_000, true, Via::Probe);
         assert!(fourth.is_open(), "no label is usable yet");
         let later = fourth.answered(T + 4_001 + RECOVERY_MS, true, Via::Probe);
         assert_eq!((later.is_open(), later.label), (false, 0));
@@ -434,9 +447,8 @@ mod tests {
             (Decision::Skip { probe_after: false }, None),
             "one probe at a time"
         );
-        let down = probing.failed(T + 10, true, Via::Probe);
+        let down = probing.failed(T + 10, Via::Probe);
         assert!(down.is_open());
-        assert_eq!(down.unusable_until, [0, 0, 0], "no label was called");
         let up = State::default().answered(T + 10, true, Via::Probe);
         assert_eq!((up.is_open(), up.ok_at, up.label), (false, T + 10, 0));
         assert_eq!(up.distrust_before, 0, "a new replica trusts the cache");
@@ -453,5 +465,41 @@ mod tests {
         assert_eq!(late.label, 1);
         assert_eq!(late.ok_at, T);
         assert_eq!(late.unusable_until, [0, 0, 0]);
+    }
+
+    #[test]
+    fn a_failure_recorded_from_a_stale_state_leaves_no_probe_out() {
+        // A probe was announced; under load another request read that
+        // state, and its call failed too: whichever writes last, the
+        // breaker is open with no probe out, and the next probe comes within
+        // a second, not after GIVE_UP_MS.
+        let announced = closed_at(T).decide(T + FRESH_MS).1.unwrap();
+        let open = announced.failed(T + FRESH_MS + 5, Via::Label(0));
+        assert!(open.is_open() && !open.probing);
+        let (decision, _) = open.decide(T + FRESH_MS + 5 + RETRY_MS);
+        assert_eq!(decision, Decision::Skip { probe_after: true });
+    }
+
+    #[test]
+    fn a_probe_of_its_own_neither_vouches_for_the_label_nor_spares_it() {
+        // Closed, past the fresh window: health's probe (its own connection)
+        // answers. That clears its lease but says nothing of label 0, which
+        // requests that met a fault may have left waiting to reconnect.
+        let announced = State {
+            probing: true,
+            probe_at: T + 200,
+            ..closed_at(T)
+        };
+        let after = announced.answered(T + 210, true, Via::Probe);
+        assert!(!after.probing);
+        assert_eq!(after.ok_at, T, "not refreshed by a probe of its own");
+        assert_eq!(after.decide(T + 220).0, Decision::Probe);
+
+        // It fails instead: the breaker opens and label 0 is set aside, so
+        // that the cache is used again through another label.
+        let open = announced.failed(T + 210, Via::Probe);
+        assert_eq!(open.unusable_until[0], UNTIL_BACK);
+        let back = open.answered(T + 3_000, true, Via::Probe);
+        assert_eq!((back.is_open(), back.label), (false, 1));
     }
 }

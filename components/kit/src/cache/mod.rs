@@ -75,7 +75,7 @@ fn record_outcome(answered: bool, was_probe: bool, via: Via) -> Option<State> {
     let next = if answered {
         state.answered(now, was_probe, via)
     } else {
-        state.failed(now, was_probe, via)
+        state.failed(now, via)
     };
     if next != state {
         write_state(&next);
