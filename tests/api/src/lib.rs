@@ -237,7 +237,9 @@ impl TestApp {
             redis,
             keys,
         };
-        app.until_cache_ready().await;
+        // Boxed: inlined, its future deepens every test's async block past
+        // rustc's layout depth limit (a clean, non-incremental build fails).
+        Box::pin(app.until_cache_ready()).await;
         Ok(app)
     }
 
