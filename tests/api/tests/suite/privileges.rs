@@ -148,11 +148,13 @@ fn every_component_fits_the_world_it_names() {
 /// by the app variable's default, as Spin checks it at start (an entry may
 /// be a whole address, e.g. `{{ cache_address }}`).
 fn with_defaults(host: &str) -> String {
-    let manifest: Manifest =
+    // Read once: it is called for every entry of every component.
+    static MANIFEST: std::sync::LazyLock<Manifest> = std::sync::LazyLock::new(|| {
         toml::from_str(&std::fs::read_to_string(workspace_root().join("spin.toml")).unwrap())
-            .unwrap();
+            .unwrap()
+    });
     let mut resolved = host.to_owned();
-    for (name, declared) in &manifest.variables {
+    for (name, declared) in &MANIFEST.variables {
         if let Some(default) = &declared.default {
             resolved = resolved.replace(&format!("{{{{ {name} }}}}"), default);
         }
