@@ -22,7 +22,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         let check = |name: &str, result: &Result<(), String>| match result {
             Ok(()) => "ok",
             Err(why) => {
-                eprintln!("health: {name} is down: {why}");
+                kit::log_line!("health: {name} is down: {why}");
                 "down"
             }
         };

@@ -160,11 +160,11 @@ fn modifies(sql: &str) -> bool {
 fn classify(error: PgError, conflict: &str, writes: bool) -> ApiError {
     let code = match &error {
         PgError::ConnectionFailed(why) => {
-            eprintln!("postgres connection failed: {why}");
+            crate::log_line!("postgres connection failed: {why}");
             return ApiError::Unavailable("the database");
         }
         PgError::QueryFailed(QueryError::Text(text)) if connection_lost(text) => {
-            eprintln!("postgres connection lost during a statement: {text}");
+            crate::log_line!("postgres connection lost during a statement: {text}");
             return if writes {
                 ApiError::OutcomeUnknown
             } else {

@@ -5,6 +5,7 @@
 //! - [`run`], [`run_front`]: request id, body limits, 404/405 by the route
 //!   table ([`routes`]), problem+json for every error; `run_front` also hands
 //!   the path's other methods on to their components.
+//! - [`log`]: the function's log lines ([`log_line!`]), each one write.
 //! - [`auth`]: the bearer-token guard (public key only; cannot mint tokens).
 //! - [`db`], [`cache`]: Postgres and Redis through Spin's host APIs.
 //! - [`crud`]: list/get/create/update/delete for any [`domain::entity::Entity`],
@@ -20,6 +21,7 @@ pub mod config;
 pub mod crud;
 pub mod db;
 pub mod error;
+pub mod log;
 mod forward;
 pub mod login;
 pub mod replica;

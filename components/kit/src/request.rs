@@ -213,12 +213,12 @@ fn finish(operation: &str, request_id: &str, outcome: Result<Reply, ApiError>) -
         Ok(reply) => reply,
         Err(error) => {
             if let ApiError::Internal(message) = &error {
-                eprintln!("{operation} request_id={request_id} internal error: {message}");
+                crate::log_line!("{operation} request_id={request_id} internal error: {message}");
             }
             Reply::problem(&error, request_id)
         }
     };
-    eprintln!(
+    crate::log_line!(
         "{operation} request_id={request_id} status={}",
         reply.status
     );

@@ -60,7 +60,7 @@ impl Reply {
         // Every value is ours or passed on from a component's reply; none
         // can be refused, but never leave the client without an answer.
         let headers = Fields::from_list(&fields).unwrap_or_else(|e| {
-            eprintln!("request_id={request_id} response headers refused: {e:?}");
+            crate::log_line!("request_id={request_id} response headers refused: {e:?}");
             Fields::new()
         });
         let response = OutgoingResponse::new(headers);
@@ -70,7 +70,7 @@ impl Reply {
         };
         let ((), written) = crate::body::write_around(body, &self.body, || out.set(response));
         if let Err(e) = written {
-            eprintln!("request_id={request_id} the response body was cut short: {e}");
+            crate::log_line!("request_id={request_id} the response body was cut short: {e}");
         }
     }
 }

@@ -188,7 +188,7 @@ pub fn rotate(
         NO_CONFLICT,
     )?;
     if db::int64(&row[6]).is_some_and(|n| n > 0) {
-        eprintln!("a used refresh token was presented again: its family is revoked");
+        crate::log_line!("a used refresh token was presented again: its family is revoked");
     }
     if db::int64(&row[5]) != Some(1) {
         return Err(refused);

@@ -37,7 +37,7 @@ impl Throttle {
         let window_seconds = config::positive_number("throttle_window_seconds")?;
         let url = config::required("redis_url")?;
         let conn = Connection::open(&url)
-            .inspect_err(|e| eprintln!("throttling is off: redis unavailable: {e}"))
+            .inspect_err(|e| crate::log_line!("throttling is off: redis unavailable: {e}"))
             .ok();
         Ok(Throttle {
             conn,
@@ -59,7 +59,7 @@ impl Throttle {
                     .and_then(|v| v.parse::<i64>().ok())
                     .unwrap_or(0),
                 Err(e) => {
-                    eprintln!("throttling is off: redis GET failed: {e}");
+                    crate::log_line!("throttling is off: redis GET failed: {e}");
                     return Ok(());
                 }
             };
@@ -94,7 +94,7 @@ impl Throttle {
                 )
             });
             if let Err(e) = counted {
-                eprintln!("throttling: redis could not count an attempt: {e}");
+                crate::log_line!("throttling: redis could not count an attempt: {e}");
             }
         }
     }
@@ -103,7 +103,7 @@ impl Throttle {
     pub fn clear(&self, limit: &Limit) {
         if let Some(conn) = &self.conn {
             if let Err(e) = conn.del(&[limit.key.clone()]) {
-                eprintln!("throttling: redis could not clear a counter: {e}");
+                crate::log_line!("throttling: redis could not clear a counter: {e}");
             }
         }
     }

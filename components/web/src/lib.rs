@@ -93,7 +93,7 @@ fn handle(req: IncomingRequest, out: ResponseOutparam) {
             }
         }
     };
-    eprintln!("web request_id={request_id} status={}", reply.status);
+    kit::log_line!("web request_id={request_id} status={}", reply.status);
     reply
         .with("vary", "Accept-Encoding")
         .with("content-security-policy", CSP)
@@ -202,7 +202,7 @@ impl Reply {
             return out.set(response);
         };
         if let ((), Err(e)) = kit::body::write_around(body, &self.body, || out.set(response)) {
-            eprintln!("web: the response body was cut short: {e}");
+            kit::log_line!("web: the response body was cut short: {e}");
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::{
     collections::{HashMap, HashSet},
     path::Path,
-    sync::Arc,
+    sync::{atomic::AtomicU64, Arc},
 };
 
 use anyhow::{bail, Context as _};
@@ -38,6 +38,13 @@ pub struct ComponentRuntime {
 }
 
 /// The loaded app, shared by every request and every instance.
+/// What [`crate::App::log_writes`] reports, counted as the guests write.
+#[derive(Default)]
+pub struct LogWriteCounts {
+    pub whole_lines: AtomicU64,
+    pub torn: AtomicU64,
+}
+
 pub struct AppInner {
     pub name: String,
     pub version: Option<String>,
@@ -48,6 +55,8 @@ pub struct AppInner {
     pub pg_pools: PgPools,
     pub zero_row_queries: ZeroRowQueries,
     pub kv: KvStores,
+    /// Guest writes to stdout/stderr (see [`crate::LogWrites`]).
+    pub log_writes: Arc<LogWriteCounts>,
 }
 
 impl AppInner {
@@ -98,6 +107,7 @@ impl AppInner {
             name: manifest.app_name,
             version: manifest.app_version,
             engine,
+            log_writes: Arc::default(),
             router,
             components,
             variables,

@@ -92,6 +92,16 @@ pub enum ZeroRowQueries {
     Empty,
 }
 
+/// Writes of guests to stdout and stderr, by how they end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogWrites {
+    /// Writes of one or more whole lines.
+    pub whole_lines: u64,
+    /// Writes that ended mid-line: under Spin, what concurrent requests
+    /// write in between lands inside the line, in the component's log.
+    pub torn: u64,
+}
+
 /// A loaded app. Cheap to clone; `Send + Sync`.
 #[derive(Clone)]
 pub struct App {
@@ -174,6 +184,15 @@ impl App {
     /// The value under `key` in the local key-value store `label`.
     pub fn local_store_get(&self, label: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         self.inner.kv.local_get(label, key)
+    }
+
+    /// The writes of the app's components to stdout and stderr so far.
+    pub fn log_writes(&self) -> LogWrites {
+        let counts = &self.inner.log_writes;
+        LogWrites {
+            whole_lines: counts.whole_lines.load(std::sync::atomic::Ordering::Relaxed),
+            torn: counts.torn.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Serves the app over HTTP/1.1 on `listener` until the future is dropped.

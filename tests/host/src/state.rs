@@ -4,7 +4,7 @@
 use std::{
     io::Write as _,
     pin::Pin,
-    sync::Arc,
+    sync::{atomic::Ordering, Arc},
     task::{Context, Poll},
 };
 
@@ -19,7 +19,7 @@ use wasmtime_wasi_http::{
     HttpResult, WasiHttpCtx, WasiHttpView,
 };
 
-use crate::app::{AppInner, ComponentRuntime};
+use crate::app::{AppInner, ComponentRuntime, LogWriteCounts};
 use crate::bindings::fermyon::spin2_0_0::variables;
 use crate::variables::VariableError;
 
@@ -35,8 +35,8 @@ impl HostState {
     pub fn new(component: Arc<ComponentRuntime>, app: Arc<AppInner>) -> Self {
         let mut wasi = WasiCtxBuilder::new();
         wasi.envs(&component.environment)
-            .stdout(PrefixedStderr::new(&component.id))
-            .stderr(PrefixedStderr::new(&component.id));
+            .stdout(PrefixedStderr::new(&component.id, &app.log_writes))
+            .stderr(PrefixedStderr::new(&component.id, &app.log_writes));
         let allowed = component.clone();
         // Raw sockets obey allowed_outbound_hosts with the tcp/udp schemes, as in Spin.
         wasi.socket_addr_check(move |addr, addr_use| {
@@ -113,15 +113,24 @@ impl variables::Host for HostState {
 
 /// Guest stdout/stderr, written line by line to the host's stderr with a
 /// `[component-id]` prefix so that concurrent requests stay readable.
+///
+/// Spin is not so kind: it appends each guest write to the component's log
+/// file as it comes (and to its own stderr when following), so a line that
+/// a request writes in pieces interleaves with the pieces of concurrent
+/// requests, and each piece costs a trip through Spin's blocking threads.
+/// Such writes are counted ([`crate::App::log_writes`]) for the tests to
+/// require none.
 #[derive(Clone)]
 struct PrefixedStderr {
     prefix: Arc<str>,
+    counts: Arc<LogWriteCounts>,
 }
 
 impl PrefixedStderr {
-    fn new(component_id: &str) -> Self {
+    fn new(component_id: &str, counts: &Arc<LogWriteCounts>) -> Self {
         Self {
             prefix: format!("[{component_id}] ").into(),
+            counts: counts.clone(),
         }
     }
 }
@@ -137,6 +146,7 @@ impl StdoutStream for PrefixedStderr {
         Box::new(LineWriter {
             prefix: self.prefix.clone(),
             pending: Vec::new(),
+            counts: self.counts.clone(),
         })
     }
 }
@@ -144,6 +154,7 @@ impl StdoutStream for PrefixedStderr {
 struct LineWriter {
     prefix: Arc<str>,
     pending: Vec<u8>,
+    counts: Arc<LogWriteCounts>,
 }
 
 impl LineWriter {
@@ -169,6 +180,14 @@ impl tokio::io::AsyncWrite for LineWriter {
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
+        if !buf.is_empty() {
+            let count = if buf.ends_with(b"\n") {
+                &self.counts.whole_lines
+            } else {
+                &self.counts.torn
+            };
+            count.fetch_add(1, Ordering::Relaxed);
+        }
         self.pending.extend_from_slice(buf);
         self.write_lines(false);
         Poll::Ready(Ok(buf.len()))

@@ -62,7 +62,7 @@ impl Memo {
             Ok(Some(entry)) => matches(&entry, &self.digest, crate::now().timestamp()),
             Ok(None) => false,
             Err(why) => {
-                eprintln!("token memo unreadable, verifying in full: {why}");
+                crate::log_line!("token memo unreadable, verifying in full: {why}");
                 false
             }
         }
@@ -74,7 +74,7 @@ impl Memo {
         if let Err(why) =
             crate::replica::set(&slot_key(&self.digest), &entry(&self.digest, expires_at))
         {
-            eprintln!("token memo not written: {why}");
+            crate::log_line!("token memo not written: {why}");
         }
     }
 }

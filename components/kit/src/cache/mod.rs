@@ -55,7 +55,7 @@ fn replica_state() -> Option<State> {
     match crate::replica::get(BREAKER_KEY) {
         Ok(value) => Some(State::decode(&value.unwrap_or_default())),
         Err(why) => {
-            eprintln!("cache: replica state unreadable: {why}; calling the cache unguarded");
+            crate::log_line!("cache: replica state unreadable: {why}; calling the cache unguarded");
             None
         }
     }
@@ -63,7 +63,7 @@ fn replica_state() -> Option<State> {
 
 fn write_state(state: &State) {
     if let Err(why) = crate::replica::set(BREAKER_KEY, state.encode().as_bytes()) {
-        eprintln!("cache: could not record the cache's state: {why}");
+        crate::log_line!("cache: could not record the cache's state: {why}");
     }
 }
 
@@ -149,7 +149,7 @@ fn call<T>(what: &str, op: impl FnOnce(&Store) -> Result<T, Error>) -> Option<T>
 }
 
 fn failed<T>(request: &mut ThisRequest, what: &str, e: impl std::fmt::Display) -> Option<T> {
-    eprintln!("cache {what} failed, serving from Postgres until the cache answers again: {e}");
+    crate::log_line!("cache {what} failed, serving from Postgres until the cache answers again: {e}");
     request.failed = true;
     let was_probe = std::mem::take(&mut request.probe_out);
     record_outcome(false, was_probe, Via::Label(request.label));
@@ -166,7 +166,7 @@ fn failed<T>(request: &mut ThisRequest, what: &str, e: impl std::fmt::Display) -
 fn probe_after_response() {
     let answered = probe();
     if let Err(e) = &answered {
-        eprintln!("cache probe failed: {e}");
+        crate::log_line!("cache probe failed: {e}");
     }
     record_outcome(answered.is_ok(), true, Via::Probe);
 }

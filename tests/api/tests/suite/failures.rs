@@ -75,6 +75,49 @@ fn a_cache_that_is_down_does_not_fail_reads_or_writes() {
     })
 }
 
+/// Spin appends each write of a component to its log as it comes, so a
+/// line written in pieces is cut into by whatever concurrent requests write
+/// in between (and each piece costs Spin a trip through its blocking
+/// threads). Every line the functions log, the request line and the
+/// failures alike, goes out in one write.
+#[test]
+fn every_log_line_is_written_whole() {
+    block_on(async {
+        // A cache that is down makes the functions log its failures too.
+        let app = TestApp::launch(DB_NAME, "redis://127.0.0.1:1", &[])
+            .await
+            .unwrap();
+        let (_, token) = app.token(false).await;
+        let created = app
+            .create_customer(&token, &json!({"code": unique_code("logs"), "name": "Logs"}))
+            .await;
+        assert_eq!(created.status, 201);
+        let path = format!("/api/customers/{}", created.json()["id"].as_str().unwrap());
+        let before = app.app.log_writes();
+        let missing = format!("/api/customers/{}", uuid::Uuid::now_v7());
+        for (method, path, token, status) in [
+            ("GET", path.as_str(), Some(&token), 200),
+            ("GET", path.as_str(), None, 401),
+            ("GET", missing.as_str(), Some(&token), 404),
+            ("DELETE", path.as_str(), Some(&token), 204),
+            ("GET", "/api/health", None, 200),
+        ] {
+            let call = app.call(method, path);
+            let call = match token {
+                Some(token) => call.bearer(token),
+                None => call,
+            };
+            assert_eq!(call.send().await.status, status, "{method} {path}");
+        }
+        let after = app.app.log_writes();
+        assert_eq!(after.torn, 0, "writes that ended mid-line: {after:?}");
+        assert!(
+            after.whole_lines >= before.whole_lines + 5,
+            "a line per request at least: {before:?} then {after:?}"
+        );
+    })
+}
+
 #[test]
 fn postgres_down_is_503_with_retry_after() {
     block_on(async {
