@@ -190,7 +190,9 @@ impl App {
     pub fn log_writes(&self) -> LogWrites {
         let counts = &self.inner.log_writes;
         LogWrites {
-            whole_lines: counts.whole_lines.load(std::sync::atomic::Ordering::Relaxed),
+            whole_lines: counts
+                .whole_lines
+                .load(std::sync::atomic::Ordering::Relaxed),
             torn: counts.torn.load(std::sync::atomic::Ordering::Relaxed),
         }
     }

@@ -149,7 +149,9 @@ fn call<T>(what: &str, op: impl FnOnce(&Store) -> Result<T, Error>) -> Option<T>
 }
 
 fn failed<T>(request: &mut ThisRequest, what: &str, e: impl std::fmt::Display) -> Option<T> {
-    crate::log_line!("cache {what} failed, serving from Postgres until the cache answers again: {e}");
+    crate::log_line!(
+        "cache {what} failed, serving from Postgres until the cache answers again: {e}"
+    );
     request.failed = true;
     let was_probe = std::mem::take(&mut request.probe_out);
     record_outcome(false, was_probe, Via::Label(request.label));

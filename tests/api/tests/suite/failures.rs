@@ -89,7 +89,10 @@ fn every_log_line_is_written_whole() {
             .unwrap();
         let (_, token) = app.token(false).await;
         let created = app
-            .create_customer(&token, &json!({"code": unique_code("logs"), "name": "Logs"}))
+            .create_customer(
+                &token,
+                &json!({"code": unique_code("logs"), "name": "Logs"}),
+            )
             .await;
         assert_eq!(created.status, 201);
         let path = format!("/api/customers/{}", created.json()["id"].as_str().unwrap());
