@@ -4,9 +4,11 @@
 //!
 //! [`log_line!`](crate::log_line) sends each line in one write.
 //! `eprintln!` writes every piece of its format separately (Rust's stderr is
-//! unbuffered), and under `spin up` each write is a round trip through
-//! Spin's blocking thread pool, two when the logs are followed: the line
-//! every request ends with was six writes, twelve hand-offs between threads.
+//! unbuffered), and Spin appends each write to the component's log as it
+//! comes: under concurrent requests, the pieces of one request's line were
+//! cut into by the pieces of others. (Each write is also a trip through
+//! Spin's blocking threads; on the warm read's throughput the difference
+//! was within noise, BENCHMARKS.md.)
 
 use std::io::Write;
 
