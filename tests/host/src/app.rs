@@ -4,7 +4,10 @@
 use std::{
     collections::{HashMap, HashSet},
     path::Path,
-    sync::{atomic::AtomicU64, Arc},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
 };
 
 use anyhow::{bail, Context as _};
@@ -25,7 +28,7 @@ use crate::{
     runtime_config::RuntimeConfig,
     state::HostState,
     variables::Variables,
-    HostOptions, ZeroRowQueries,
+    HostOptions, LogWrites, ZeroRowQueries,
 };
 
 /// Everything one component needs per request.
@@ -37,14 +40,36 @@ pub struct ComponentRuntime {
     pub key_value_stores: HashSet<String>,
 }
 
-/// The loaded app, shared by every request and every instance.
 /// What [`crate::App::log_writes`] reports, counted as the guests write.
 #[derive(Default)]
 pub struct LogWriteCounts {
-    pub whole_lines: AtomicU64,
-    pub torn: AtomicU64,
+    whole_lines: AtomicU64,
+    torn: AtomicU64,
 }
 
+impl LogWriteCounts {
+    /// Counts one guest write to stdout or stderr by how it ends.
+    pub fn record(&self, write: &[u8]) {
+        if write.is_empty() {
+            return;
+        }
+        let count = if write.ends_with(b"\n") {
+            &self.whole_lines
+        } else {
+            &self.torn
+        };
+        count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> LogWrites {
+        LogWrites {
+            whole_lines: self.whole_lines.load(Ordering::Relaxed),
+            torn: self.torn.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The loaded app, shared by every request and every instance.
 pub struct AppInner {
     pub name: String,
     pub version: Option<String>,

@@ -188,13 +188,7 @@ impl App {
 
     /// The writes of the app's components to stdout and stderr so far.
     pub fn log_writes(&self) -> LogWrites {
-        let counts = &self.inner.log_writes;
-        LogWrites {
-            whole_lines: counts
-                .whole_lines
-                .load(std::sync::atomic::Ordering::Relaxed),
-            torn: counts.torn.load(std::sync::atomic::Ordering::Relaxed),
-        }
+        self.inner.log_writes.snapshot()
     }
 
     /// Serves the app over HTTP/1.1 on `listener` until the future is dropped.

@@ -4,7 +4,7 @@
 use std::{
     io::Write as _,
     pin::Pin,
-    sync::{atomic::Ordering, Arc},
+    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -180,14 +180,7 @@ impl tokio::io::AsyncWrite for LineWriter {
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        if !buf.is_empty() {
-            let count = if buf.ends_with(b"\n") {
-                &self.counts.whole_lines
-            } else {
-                &self.counts.torn
-            };
-            count.fetch_add(1, Ordering::Relaxed);
-        }
+        self.counts.record(buf);
         self.pending.extend_from_slice(buf);
         self.write_lines(false);
         Poll::Ready(Ok(buf.len()))
